@@ -1,0 +1,53 @@
+/// The one error type of an exchange. Its codes keep the distinctions of the
+/// reference's com_err table (spec §5.7), plus a few of ours, so logs and
+/// metrics say exactly which check failed. Local only: never sent on the wire.
+public struct KXError: Error, Hashable, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable, CaseIterable {
+        case realmsCheck = "REALMSCHECK"          // realm not in a certificate
+        case dnssecKDC = "DNSSEC_KDC"             // bad _kerberos-tls._tcp SRV
+        case dnssecRealm = "DNSSEC_REALM"         // bad _kerberos TXT
+        case connect = "CONNECT"                  // no connection to any KXOVER server
+        case dnsAddress = "DNS_AAAA_A"
+        case errorEvent = "ERROR_EVENT"
+        case disconnected = "DISCONNECTED"
+        case sizeError = "SIZE_ERROR"             // wrong TCP prefix or STARTTLS reply
+        case clientHostname = "CLIENT_HOSTNAME"   // no local certified host name
+        case hostCheck = "HOSTCHECK"              // certified host not among the SRV targets
+        case keyStoring = "KEY_STORING"
+        case dnsError = "DNS_ERROR"
+        case dnsTrustAnchor = "DNS_TRUSTANCHOR"
+        case transport = "TRANSPORT"              // malformed KX message
+        case offer = "OFFER"                      // malformed KX-OFFER
+        case cancelled = "CANCELLED"
+        case timeout = "TIMEOUT"
+        case offerPrincipal = "OFFER_PRINCIPAL"
+        case offerNameType = "OFFER_NAMETYPE"
+        case offerService = "OFFER_SERVICE"
+        case offerRealm = "OFFER_REALM"
+        case offerTiming = "OFFER_TIMING"
+        case mergeNameType = "MERGE_NAMETYPE"
+        case mergeRealm = "MERGE_REALM"
+        case mergePrincipal = "MERGE_PRINCIPAL"
+        case mergeTiming = "MERGE_TIMING"
+        // Ours: checks the reference lacked (spec §5.5 "+" items).
+        case offerEtypes = "OFFER_ETYPES"         // not strictly rising, or no shared etype
+        case offerSalt = "OFFER_SALT"
+        case offerKvno = "OFFER_KVNO"
+        case offerExtension = "OFFER_EXTENSION"   // unknown critical extension
+        case tls = "TLS"
+        case rateLimited = "RATE_LIMITED"
+    }
+
+    public let code: Code
+    public let detail: String
+    /// For decoding failures: the field and byte offset at fault.
+    public let decodeFailure: DecodeFailure?
+
+    public init(_ code: Code, _ detail: String, decodeFailure: DecodeFailure? = nil) {
+        self.code = code
+        self.detail = detail
+        self.decodeFailure = decodeFailure
+    }
+
+    public var description: String { "\(code.rawValue): \(detail)" }
+}
