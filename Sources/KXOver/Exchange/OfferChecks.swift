@@ -4,6 +4,11 @@ public enum OfferChecks {
     public struct Realms: Hashable, Sendable {
         public let client: String
         public let service: String
+
+        public init(client: String, service: String) {
+            self.client = client
+            self.service = service
+        }
     }
 
     /// Extension OIDs we understand. None today (spec §5.4): every critical

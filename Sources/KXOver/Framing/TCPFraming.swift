@@ -73,32 +73,37 @@ public struct TCPFrameReader {
     public let limits: TCPFraming.Limits
     /// False inside TLS: a second STARTTLS or any flag word is refused.
     public let extensionsAllowed: Bool
+    private enum State { case framing, handedOff, refused }
+
     private var buffer: [UInt8] = []
     private var readIndex = 0
-    private var stopped = false
+    private var state = State.framing
 
     public init(limits: TCPFraming.Limits, extensionsAllowed: Bool = true) {
         self.limits = limits
         self.extensionsAllowed = extensionsAllowed
     }
 
-    public var isStopped: Bool { stopped }
+    /// True after `.startTLS` or a refusal: no further events.
+    public var isStopped: Bool { state != .framing }
     public var bufferedCount: Int { buffer.count - readIndex }
 
+    /// After `.startTLS` bytes keep collecting for `takeBuffered()`; after a
+    /// refusal they are dropped.
     public mutating func append<Bytes: Sequence<UInt8>>(_ bytes: Bytes) {
-        guard !stopped else { return }
+        guard state != .refused else { return }
         buffer.append(contentsOf: bytes)
     }
 
     /// The next event, or nil when more bytes are needed (or the reader stopped).
     public mutating func next() -> Event? {
-        guard !stopped, bufferedCount >= 4 else { return nil }
+        guard state == .framing, bufferedCount >= 4 else { return nil }
         let word = buffer[readIndex..<(readIndex + 4)].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
         if word & TCPFraming.extensionBit != 0 {
             readIndex += 4
             let flags = word & ~TCPFraming.extensionBit
             if extensionsAllowed && flags == TCPFraming.startTLSFlag {
-                stopped = true
+                state = .handedOff
                 return .startTLS
             }
             if extensionsAllowed && flags == 0 {
@@ -126,7 +131,7 @@ public struct TCPFrameReader {
     }
 
     private mutating func stop(_ event: Event) -> Event {
-        stopped = true
+        state = .refused
         buffer.removeAll()
         readIndex = 0
         return event
