@@ -19,18 +19,22 @@ var targets: [Target] = [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]
     ),
-    .executableTarget(name: "kxover-bench", dependencies: ["KXOver"], path: "Benchmarks/kxover-bench"),
+    .executableTarget(
+        name: "kxover-bench",
+        dependencies: ["KXOver", .product(name: "SwiftASN1", package: "swift-asn1")],
+        path: "Benchmarks/kxover-bench"
+    ),
     .testTarget(name: "KXOverTests", dependencies: ["KXOver"], exclude: ["Vectors"]),
 ]
 
 if fuzzing {
-    // Built only by scripts/fuzz: libFuzzer supplies main().
+    // Built only by scripts/fuzz, which instruments every module with
+    // -sanitize=fuzzer,address and links libFuzzer's runtime.
+    targets.append(.target(name: "CFuzzDriver", path: "Fuzz/CFuzzDriver"))
     targets.append(.executableTarget(
         name: "kxover-fuzz",
-        dependencies: ["KXOver"],
-        path: "Fuzz/kxover-fuzz",
-        swiftSettings: [.unsafeFlags(["-parse-as-library", "-sanitize=fuzzer,address"])],
-        linkerSettings: [.unsafeFlags(["-sanitize=fuzzer,address"])]
+        dependencies: ["KXOver", "CFuzzDriver"],
+        path: "Fuzz/kxover-fuzz"
     ))
 }
 

@@ -24,32 +24,35 @@ public struct DERReader {
     public let bytes: [UInt8]
     public private(set) var position: Int
     public let end: Int
-    /// Dotted field path used in error messages.
-    public let path: String
 
-    public init(_ bytes: [UInt8], path: String) {
+    public init(_ bytes: [UInt8]) {
         self.bytes = bytes
         self.position = 0
         self.end = bytes.count
-        self.path = path
     }
 
-    init(bytes: [UInt8], range: Range<Int>, path: String) {
+    init(bytes: [UInt8], range: Range<Int>) {
         self.bytes = bytes
         self.position = range.lowerBound
         self.end = range.upperBound
-        self.path = path
     }
 
     public var isAtEnd: Bool { position >= end }
 
-    public func failure(_ reason: String, field: String? = nil, at offset: Int? = nil) -> DecodeFailure {
-        DecodeFailure(field: field.map { Self.join(path, $0) } ?? path, offset: offset ?? position, reason: reason)
+    /// A failure at the current position (or `offset`). Field paths are built
+    /// only when a failure travels up through `named(_:)`, so a successful
+    /// decode allocates no path strings.
+    public func failure(_ reason: String, field: String = "", at offset: Int? = nil) -> DecodeFailure {
+        DecodeFailure(field: field, offset: offset ?? position, reason: reason)
     }
 
-    static func join(_ path: String, _ name: String) -> String {
-        if name.isEmpty { return path }
-        return path.isEmpty ? name : "\(path).\(name)"
+    /// Runs `body`; a failure inside it gets `name` prefixed to its field path.
+    public static func named<T>(_ name: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let failure as DecodeFailure {
+            throw failure.under(name)
+        }
     }
 
     /// The identifier octet of the next element, if any.
@@ -102,8 +105,8 @@ public struct DERReader {
     }
 
     /// A reader over a constructed element's content.
-    public func contents(of element: Element, field: String) -> DERReader {
-        DERReader(bytes: bytes, range: element.contentStart..<element.end, path: Self.join(path, field))
+    public func contents(of element: Element) -> DERReader {
+        DERReader(bytes: bytes, range: element.contentStart..<element.end)
     }
 
     public func content(of element: Element) -> ArraySlice<UInt8> {
@@ -126,17 +129,19 @@ public struct DERReader {
     /// `SEQUENCE { ... }`: hands the body to `body`, then requires the body be consumed.
     public mutating func sequence<T>(field: String, _ body: (inout DERReader) throws -> T) throws -> T {
         let element = try read(tag: 0x30, field: field)
-        var inner = contents(of: element, field: field)
-        let value = try body(&inner)
-        try inner.expectEnd()
-        return value
+        var inner = contents(of: element)
+        return try Self.named(field) {
+            let value = try body(&inner)
+            try inner.expectEnd()
+            return value
+        }
     }
 
     /// `[n] EXPLICIT`: one inner value, nothing after it.
     public mutating func explicit<T>(_ number: UInt8, field: String, _ body: (inout DERReader) throws -> T) throws -> T {
         let element = try read(tag: 0xA0 | number, field: "\(field)[\(number)]")
         // The wrapper adds no path level: the inner value names itself.
-        var inner = contents(of: element, field: "")
+        var inner = contents(of: element)
         let value = try body(&inner)
         try inner.expectEnd()
         return value
@@ -218,7 +223,10 @@ public struct DERReader {
         if strict, let bad = content.firstIndex(where: { $0 < 0x20 || $0 > 0x7E }) {
             throw failure("byte 0x\(Hex.byte(content[bad])) is not printable ASCII", field: field, at: bad)
         }
-        return String(decoding: content.map { UInt16($0) }, as: UTF16.self)
+        if strict || content.allSatisfy({ $0 < 0x80 }) {
+            return String(decoding: content, as: UTF8.self)   // ASCII is UTF-8
+        }
+        return String(decoding: content.map { UInt16($0) }, as: UTF16.self)   // Latin-1
     }
 
     public mutating func kerberosTime(field: String) throws -> KerberosTime {

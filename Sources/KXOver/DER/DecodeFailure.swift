@@ -11,5 +11,11 @@ public struct DecodeFailure: Error, Equatable, Hashable, Sendable, CustomStringC
         self.reason = reason
     }
 
+    /// This failure seen from an enclosing value named `name`.
+    public func under(_ name: String) -> DecodeFailure {
+        guard !name.isEmpty else { return self }
+        return DecodeFailure(field: field.isEmpty ? name : "\(name).\(field)", offset: offset, reason: reason)
+    }
+
     public var description: String { "\(field) at byte \(offset): \(reason)" }
 }

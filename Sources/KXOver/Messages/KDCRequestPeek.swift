@@ -39,7 +39,11 @@ public struct KDCRequestPeek: Hashable, Sendable {
     public var canonicalize: Bool { options & (1 << (31 - 15)) != 0 }
 
     public init(derEncoded bytes: [UInt8]) throws {
-        var reader = DERReader(bytes, path: "KDC-REQ")
+        self = try DERReader.named("KDC-REQ") { try Self.decode(bytes) }
+    }
+
+    private static func decode(_ bytes: [UInt8]) throws -> KDCRequestPeek {
+        var reader = DERReader(bytes)
         let outer = try reader.readElement(field: "")
         let kind: Kind
         switch outer.tag {
@@ -49,8 +53,8 @@ public struct KDCRequestPeek: Hashable, Sendable {
             throw reader.failure("tag 0x\(Hex.byte(outer.tag)) is neither AS-REQ (0x6A) nor TGS-REQ (0x6C)", at: outer.start)
         }
         try reader.expectEnd()
-        var body = reader.contents(of: outer, field: kind == .asRequest ? "AS-REQ" : "TGS-REQ")
-        self = try body.sequence(field: "") { seq in
+        var body = reader.contents(of: outer)
+        return try body.sequence(field: kind == .asRequest ? "AS-REQ" : "TGS-REQ") { seq in
             let pvno = try seq.explicit(1, field: "pvno") { try $0.integer(field: "pvno", in: Int64.min...Int64.max) }
             guard pvno == 5 else { throw seq.failure("pvno is \(pvno), expected 5", field: "pvno") }
             let msgType = try seq.explicit(2, field: "msg-type") { try $0.integer(field: "msg-type", in: Int64.min...Int64.max) }

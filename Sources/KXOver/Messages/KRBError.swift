@@ -66,11 +66,15 @@ public struct KRBError: Hashable, Sendable {
     }
 
     public init(derEncoded bytes: [UInt8]) throws {
-        var reader = DERReader(bytes, path: "KRB-ERROR")
+        self = try DERReader.named("KRB-ERROR") { try Self.decode(bytes) }
+    }
+
+    private static func decode(_ bytes: [UInt8]) throws -> KRBError {
+        var reader = DERReader(bytes)
         let outer = try reader.read(tag: Self.applicationTag, field: "")
         try reader.expectEnd()
-        var body = reader.contents(of: outer, field: "")
-        self = try body.sequence(field: "") { seq in
+        var body = reader.contents(of: outer)
+        return try body.sequence(field: "") { seq in
             let pvno = try seq.explicit(0, field: "pvno") { try $0.integer(field: "pvno", in: Int64.min...Int64.max) }
             guard pvno == 5 else { throw seq.failure("pvno is \(pvno), expected 5", field: "pvno") }
             let msgType = try seq.explicit(1, field: "msg-type") { try $0.integer(field: "msg-type", in: Int64.min...Int64.max) }

@@ -50,10 +50,15 @@ public struct KXMessage: Hashable, Sendable {
         if let expecting, expecting != kind {
             throw DecodeFailure(field: expecting.name, offset: 0, reason: "received \(kind.name) where \(expecting.name) was expected")
         }
-        var reader = DERReader(bytes, path: kind.name)
+        self.kind = kind
+        self.offer = try DERReader.named(kind.name) { try Self.decodeBody(bytes, kind: kind) }
+    }
+
+    private static func decodeBody(_ bytes: [UInt8], kind: Kind) throws -> KXOffer {
+        var reader = DERReader(bytes)
         let outer = try reader.read(tag: kind.applicationTag, field: "")
         try reader.expectEnd()
-        var body = reader.contents(of: outer, field: "")
+        var body = reader.contents(of: outer)
         var offerRange: Range<Int> = 0..<0
         let offer = try body.sequence(field: "") { seq -> KXOffer in
             let pvno = try seq.explicit(0, field: "pvno") { try $0.integer(field: "pvno", in: Int64.min...Int64.max) }
@@ -73,9 +78,8 @@ public struct KXMessage: Hashable, Sendable {
         let reencoded = derEncode { s in try s.explicit(2) { try offer.encode(into: &$0) } }
         guard reencoded[...] == bytes[offerRange] else {
             let at = zip(reencoded, bytes[offerRange]).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? 0
-            throw DecodeFailure(field: "\(kind.name).offer", offset: offerRange.lowerBound + at, reason: "not canonical DER")
+            throw DecodeFailure(field: "offer", offset: offerRange.lowerBound + at, reason: "not canonical DER")
         }
-        self.kind = kind
-        self.offer = offer
+        return offer
     }
 }

@@ -46,8 +46,12 @@ public struct KeyInfo: Hashable, Sendable {
     }
 
     public init(derEncoded bytes: [UInt8]) throws {
-        var reader = DERReader(bytes, path: "KXOVER-KEY-INFO")
-        self = try reader.sequence(field: "") { seq in
+        self = try DERReader.named("KXOVER-KEY-INFO") { try Self.decode(bytes) }
+    }
+
+    private static func decode(_ bytes: [UInt8]) throws -> KeyInfo {
+        var reader = DERReader(bytes)
+        let info = try reader.sequence(field: "") { seq in
             let kxName = try seq.explicit(0, field: "kx-name") { try Principal.decode(&$0, field: "kx-name") }
             let reqName = try seq.explicit(1, field: "req-name") { try Principal.decode(&$0, field: "req-name") }
             let repName = try seq.explicit(2, field: "rep-name") { try Principal.decode(&$0, field: "rep-name") }
@@ -62,5 +66,6 @@ public struct KeyInfo: Hashable, Sendable {
                            kvno: kvno, reqSalt: reqSalt, repSalt: repSalt, extensionInfo: ext)
         }
         try reader.expectEnd()
+        return info
     }
 }

@@ -50,7 +50,7 @@ public struct PrincipalName: Hashable, Sendable, CustomStringConvertible {
     private static func startsWithNestedSequence(_ reader: DERReader) -> Bool {
         var copy = reader
         guard let outer = try? copy.read(tag: 0x30, field: "name-string") else { return false }
-        return copy.contents(of: outer, field: "").peekTag() == 0x30
+        return copy.contents(of: outer).peekTag() == 0x30
     }
 
     func encode(into s: inout DER.Serializer) throws {
@@ -105,8 +105,11 @@ public struct Principal: Hashable, Sendable, CustomStringConvertible {
     public var derEncoded: [UInt8] { derEncode { try encode(into: &$0) } }
 
     public init(derEncoded bytes: [UInt8]) throws {
-        var reader = DERReader(bytes, path: "KRB5PrincipalName")
-        self = try Principal.decode(&reader, field: "")
-        try reader.expectEnd()
+        self = try DERReader.named("KRB5PrincipalName") {
+            var reader = DERReader(bytes)
+            let principal = try Principal.decode(&reader, field: "")
+            try reader.expectEnd()
+            return principal
+        }
     }
 }

@@ -1,0 +1,35 @@
+import Foundation
+import Testing
+import KXOver
+
+/// Replays the fuzz seed corpora and every saved finding through the same
+/// property checks the fuzzers run (a violated property traps the test run).
+@Suite("fuzz regressions")
+struct FuzzRegressionTests {
+    static let fuzzDirectory = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fuzz")
+
+    static func files(in folder: String) -> [URL] {
+        let dir = fuzzDirectory.appendingPathComponent(folder)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+        return names.filter { !$0.hasPrefix(".") }.sorted().map { dir.appendingPathComponent($0) }
+    }
+
+    @Test func seedCorporaExist() {
+        #expect(Self.files(in: "corpus/decoders").count >= 5)
+        #expect(Self.files(in: "corpus/framer").count >= 5)
+    }
+
+    @Test func decoderInputsHoldTheirProperties() throws {
+        for url in Self.files(in: "corpus/decoders") + Self.files(in: "regressions/decoders") {
+            FuzzChecks.decoders(Array(try Data(contentsOf: url)))
+        }
+    }
+
+    @Test func framerInputsHoldTheirProperties() throws {
+        for url in Self.files(in: "corpus/framer") + Self.files(in: "regressions/framer") {
+            FuzzChecks.framer(Array(try Data(contentsOf: url)))
+        }
+    }
+}
