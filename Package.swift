@@ -3,7 +3,10 @@ import PackageDescription
 
 // KXOVER: impromptu Kerberos realm crossover.
 // Layers (lower never imports upper):
+//   C bridges   CKerberos, CEvent
+//   runtime     KXEventLoop (libevent; one loop thread owns each exchange)
 //   KXOver      pure core: DER messages, framing, offers, checks, key schedule, policy
+//   adapters    KXKDB (kadm5 key store)
 //   kxover      admin CLI
 let fuzzing = Context.environment["KXOVER_FUZZ"] == "1"
 
@@ -12,10 +15,28 @@ var targets: [Target] = [
         name: "KXOver",
         dependencies: [.product(name: "SwiftASN1", package: "swift-asn1")]
     ),
+    // C bridge to MIT krb5: profile, libkdb5, and a dlopen'd kadm5 table.
+    .target(
+        name: "CKerberos",
+        cSettings: [.unsafeFlags(["-Wall", "-Wno-deprecated-declarations"])],
+        linkerSettings: [
+            .linkedLibrary("krb5"), .linkedLibrary("k5crypto"), .linkedLibrary("com_err"),
+            .linkedLibrary("kdb5"), .linkedLibrary("dl"),
+        ]
+    ),
+    .target(name: "CEvent", linkerSettings: [.linkedLibrary("event_core")]),
+    // Runtime: the single-threaded libevent loop every adapter is driven by.
+    .target(name: "KXEventLoop", dependencies: ["CEvent"]),
+    // Adapter: crossover keys in the MIT KDB through kadm5 (the only kadm5 user).
+    .target(name: "KXKDB", dependencies: ["KXOver", "CKerberos", "KXEventLoop"]),
+    // Daemon layer: configuration (and, later, the event loop and front end).
+    .target(name: "KXDaemon", dependencies: ["KXOver", "KXKDB"]),
     .executableTarget(
         name: "kxover",
         dependencies: [
             "KXOver",
+            "KXKDB",
+            "KXDaemon",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]
     ),
@@ -24,7 +45,10 @@ var targets: [Target] = [
         dependencies: ["KXOver", .product(name: "SwiftASN1", package: "swift-asn1")],
         path: "Benchmarks/kxover-bench"
     ),
+    .executableTarget(name: "kxover-kdb-bench", dependencies: ["KXKDB", "KXOver"], path: "Benchmarks/kxover-kdb-bench"),
     .testTarget(name: "KXOverTests", dependencies: ["KXOver"], exclude: ["Vectors"]),
+    .testTarget(name: "KXKDBTests", dependencies: ["KXKDB", "KXOver", "KXEventLoop", "kxover"]),
+    .testTarget(name: "KXEventLoopTests", dependencies: ["KXEventLoop"]),
 ]
 
 if fuzzing {

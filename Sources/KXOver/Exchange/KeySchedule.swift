@@ -33,10 +33,19 @@ public enum KeySchedule {
     public struct Slot: Hashable, Sendable {
         public let etype: Int32
         public let range: Range<Int>
+
+        public init(etype: Int32, range: Range<Int>) {
+            self.etype = etype
+            self.range = range
+        }
     }
 
     public struct Layout: Hashable, Sendable {
         public let slots: [Slot]
+
+        public init(slots: [Slot]) {
+            self.slots = slots
+        }
         public var exportLength: Int { slots.last?.range.upperBound ?? 0 }
         public var etypes: [Int32] { slots.map(\.etype) }
     }

@@ -1,0 +1,145 @@
+import KXKDB
+import KXOver
+
+/// kxover's configuration: one file in krb5 profile syntax (as kdc.conf),
+/// read through libkrb5's profile library. See kdc-conf/kxover.conf.example.
+public struct Configuration: Sendable {
+    /// One local realm kxover acts for.
+    public struct Realm: Sendable, Hashable {
+        public var name: String
+        /// The KDC host name this realm's certificate and SRV records name.
+        public var kdcHost: String?
+        public var certificate: String?
+        public var privateKey: String?
+        /// Where krb5kdc itself listens (loopback), behind the front end.
+        public var backendKDC: String?
+        public var kadmin: KadminConfiguration
+        /// Etypes we offer, as numbers, strictly rising.
+        public var etypes: [Int32]
+        public var keyLifetime: Int64
+    }
+
+    public var path: String
+    public var realms: [String: Realm]
+
+    public static let defaultPath = "/etc/kxover/kxover.conf"
+    public static let defaultEtypes: [Int32] = [17, 18, 19, 20]
+
+    public init(path: String, realms: [String: Realm]) {
+        self.path = path
+        self.realms = realms
+    }
+
+    /// Reads and validates `path`. Every problem is reported with the
+    /// relation's place in the file, and nothing half-valid is returned.
+    public static func load(path: String) throws -> Configuration {
+        let profile: ProfileFile
+        do {
+            profile = try ProfileFile(path: path)
+        } catch let failure as Krb5Failure {
+            throw ConfigurationError(path: path, problems: [failure.description])
+        }
+        var problems: [String] = []
+        var realms: [String: Realm] = [:]
+        for name in profile.subsections(["realms"]) {
+            do {
+                realms[name] = try realm(name, in: profile)
+            } catch let error as ConfigurationError {
+                problems += error.problems
+            }
+        }
+        if realms.isEmpty && problems.isEmpty {
+            problems.append("[realms] names no realm")
+        }
+        guard problems.isEmpty else { throw ConfigurationError(path: path, problems: problems) }
+        return Configuration(path: path, realms: realms)
+    }
+
+    static func realm(_ name: String, in profile: ProfileFile) throws -> Realm {
+        var problems: [String] = []
+        let place = "[realms] \(name)"
+        func value(_ key: String) -> String? { profile.value(["realms", name, key]) }
+        if !RealmName.isValid(name) {
+            problems.append("\(place): \"\(name)\" is not an upper-case DNS-style realm name")
+        }
+        let modeText = value("kadm5_mode") ?? "local"
+        let mode = Kadm5Mode(rawValue: modeText)
+        if mode == nil { problems.append("\(place): kadm5_mode must be local or remote, not \"\(modeText)\"") }
+        var profileFiles: [String] = []
+        switch mode {
+        case .local?:
+            profileFiles = [value("kdc_profile") ?? "/etc/krb5kdc/kdc.conf", value("krb5_config") ?? "/etc/krb5.conf"]
+        case .remote?:
+            profileFiles = [value("krb5_config") ?? "/etc/krb5.conf"]
+            if value("admin_server") == nil { problems.append("\(place): kadm5_mode = remote needs admin_server") }
+            if value("admin_keytab") == nil { problems.append("\(place): kadm5_mode = remote needs admin_keytab") }
+        case nil:
+            break
+        }
+        var etypes = defaultEtypes
+        if let text = value("enctypes") {
+            var parsed: [Int32] = []
+            for word in text.split(whereSeparator: { $0 == " " || $0 == "," }) {
+                if let info = Etype.info(named: String(word)) ?? Int32(word).flatMap(Etype.info) {
+                    parsed.append(info.number)
+                } else {
+                    problems.append("\(place): enctypes: \"\(word)\" is not one of \(Etype.all.map(\.name).joined(separator: ", "))")
+                }
+            }
+            etypes = Array(Set(parsed)).sorted()
+            if etypes.isEmpty { problems.append("\(place): enctypes is empty") }
+        }
+        var lifetime = LifetimePolicy.defaultLifetime
+        if let text = value("key_lifetime") {
+            if let seconds = DurationText.seconds(text), LifetimePolicy.allowed.contains(seconds) {
+                lifetime = seconds
+            } else {
+                problems.append("\(place): key_lifetime \"\(text)\" must be a duration from 7d to 31d")
+            }
+        }
+        guard problems.isEmpty, let mode else { throw ConfigurationError(path: profile.path, problems: problems) }
+        let kadmin = KadminConfiguration(realm: name, mode: mode, profileFiles: profileFiles,
+                                         adminServer: value("admin_server"), adminPrincipal: value("admin_principal"),
+                                         keytab: value("admin_keytab"), policy: value("kadm5_policy") ?? KadminConfiguration.defaultPolicy)
+        return Realm(name: name, kdcHost: value("kdc_host"), certificate: value("certificate"), privateKey: value("private_key"),
+                     backendKDC: value("backend_kdc"), kadmin: kadmin, etypes: etypes, keyLifetime: lifetime)
+    }
+
+    /// The realm `name`, or a clear error listing the configured ones.
+    public func realm(_ name: String) throws -> Realm {
+        guard let realm = realms[name] else {
+            throw ConfigurationError(path: path, problems: ["realm \(name) is not configured (configured: \(realms.keys.sorted().joined(separator: ", ")))"])
+        }
+        return realm
+    }
+}
+
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public let path: String
+    public let problems: [String]
+
+    public var description: String {
+        (["configuration \(path):"] + problems.map { "  " + $0 }).joined(separator: "\n")
+    }
+}
+
+/// Durations as krb5 writes them: `14d`, `10h`, `30m`, `45s`, or plain seconds.
+public enum DurationText {
+    public static func seconds(_ text: String) -> Int64? {
+        let units: [Character: Int64] = ["d": 86_400, "h": 3_600, "m": 60, "s": 1]
+        var total: Int64 = 0
+        var number = ""
+        let text = text.filter { $0 != " " }
+        for c in text {
+            if c.isNumber { number.append(c); continue }
+            guard let unit = units[c], let n = Int64(number) else { return nil }
+            total += n * unit
+            number = ""
+        }
+        if !number.isEmpty {
+            guard let n = Int64(number) else { return nil }
+            total += n
+        }
+        return text.isEmpty ? nil : total
+    }
+}

@@ -1,0 +1,31 @@
+import KXOver
+
+/// How to reach one realm's KDC database.
+public struct KadminConfiguration: Sendable, Hashable {
+    public var realm: String
+    public var mode: Kadm5Mode
+    /// Local mode: the KDC's kdc.conf and krb5.conf, as krb5kdc reads them.
+    /// Remote mode: the krb5.conf used to get the admin ticket.
+    public var profileFiles: [String]
+    /// Remote mode: kadmind as host or host:port.
+    public var adminServer: String?
+    /// Recorded as the modifier (local) or authenticated with the keytab (remote).
+    public var adminPrincipal: String
+    /// Remote mode: the keytab holding `adminPrincipal`'s key.
+    public var keytab: String?
+    /// The kadm5 policy that marks a principal as kxover's own.
+    public var policy: String
+
+    public static let defaultPolicy = "kxover"
+
+    public init(realm: String, mode: Kadm5Mode, profileFiles: [String], adminServer: String? = nil,
+                adminPrincipal: String? = nil, keytab: String? = nil, policy: String = defaultPolicy) {
+        self.realm = realm
+        self.mode = mode
+        self.profileFiles = profileFiles
+        self.adminServer = adminServer
+        self.adminPrincipal = adminPrincipal ?? "kxover/admin@\(realm)"
+        self.keytab = keytab
+        self.policy = policy
+    }
+}
