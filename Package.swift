@@ -6,7 +6,7 @@ import PackageDescription
 //   C bridges   CKerberos, CEvent
 //   runtime     KXEventLoop (libevent; one loop thread owns each exchange)
 //   KXOver      pure core: DER messages, framing, offers, checks, key schedule, policy
-//   adapters    KXKDB (kadm5 key store)
+//   adapters    KXKDB (kadm5 key store), TLSPool (PIOC V2 client + GnuTLS pool)
 //   kxover      admin CLI
 let fuzzing = Context.environment["KXOVER_FUZZ"] == "1"
 
@@ -27,6 +27,12 @@ var targets: [Target] = [
     .target(name: "CEvent", linkerSettings: [.linkedLibrary("event_core")]),
     // Runtime: the single-threaded libevent loop every adapter is driven by.
     .target(name: "KXEventLoop", dependencies: ["CEvent"]),
+    // C bridges for the TLS Pool: SCM_RIGHTS fd passing, GnuTLS (+ DANE).
+    .target(name: "CFDPass"),
+    .systemLibrary(name: "CGnuTLS", pkgConfig: "gnutls", providers: [.apt(["libgnutls28-dev"])]),
+    // Adapter: the TLS Pool (PIOC V2 wire records, async client, GnuTLS pool).
+    .target(name: "TLSPool", dependencies: ["KXOver", "KXEventLoop", "CFDPass", "CGnuTLS"]),
+    .executableTarget(name: "tlspoold", dependencies: ["TLSPool"]),
     // Adapter: crossover keys in the MIT KDB through kadm5 (the only kadm5 user).
     .target(name: "KXKDB", dependencies: ["KXOver", "CKerberos", "KXEventLoop"]),
     // Daemon layer: configuration (and, later, the event loop and front end).
@@ -49,6 +55,7 @@ var targets: [Target] = [
     .testTarget(name: "KXOverTests", dependencies: ["KXOver"], exclude: ["Vectors"]),
     .testTarget(name: "KXKDBTests", dependencies: ["KXKDB", "KXOver", "KXEventLoop", "kxover"]),
     .testTarget(name: "KXEventLoopTests", dependencies: ["KXEventLoop"]),
+    .testTarget(name: "TLSPoolTests", dependencies: ["TLSPool", "KXOver", "KXEventLoop"]),
 ]
 
 if fuzzing {
