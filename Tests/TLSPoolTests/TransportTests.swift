@@ -1,0 +1,90 @@
+import CFDPass
+import Foundation
+import Testing
+@testable import TLSPool
+
+/// CFDPass and TLSPoolConnection: records split across reads, descriptors
+/// travelling with the right record, EOF inside a record.
+extension TLSPoolSerialTests {
+@Suite("TLS Pool transport")
+struct TransportTests {
+    @Test func partialRecordsAreReassembledAndTheFDTravelsWithItsRecord() throws {
+        let (reader, writerFD) = try TLSPoolConnection.pair()
+        defer { close(writerFD) }
+        var first = TLSPoolRecord(command: .startTLS, reqid: 1)
+        first.starttls.localID = "first"
+        let second = TLSPoolRecord(command: .ping, reqid: 2)
+        let firstBytes = first.encoded()
+        // 100 bytes with a descriptor, then the rest, then a whole record.
+        let (a, b) = try Descriptors.socketPair()
+        defer { close(a) }
+        #expect(firstBytes.withUnsafeBytes { kx_fdpass_send(writerFD, $0.baseAddress, 100, b) } == 100)
+        close(b)
+        var (records, ended) = try reader.readAvailable()
+        #expect(records.isEmpty && !ended)
+        #expect(Array(firstBytes[100...]).withUnsafeBytes { kx_fdpass_send(writerFD, $0.baseAddress, $0.count, -1) } == 288)
+        #expect(second.encoded().withUnsafeBytes { kx_fdpass_send(writerFD, $0.baseAddress, 388, -1) } == 388)
+        (records, ended) = try reader.readAvailable()
+        #expect(records.count == 2 && !ended)
+        #expect(records[0].record == first && records[0].passedFD != nil)
+        #expect(records[1].record == second && records[1].passedFD == nil)
+        // The passed descriptor is the other end of our pair.
+        let passed = try #require(records[0].passedFD)
+        #expect(write(passed, "x", 1) == 1)
+        var byte: UInt8 = 0
+        #expect(read(a, &byte, 1) == 1 && byte == UInt8(ascii: "x"))
+        close(passed)
+    }
+
+    @Test func endOfStreamInsideARecordIsAProtocolViolation() throws {
+        let (reader, writerFD) = try TLSPoolConnection.pair()
+        let bytes = TLSPoolRecord(command: .ping).encoded()
+        #expect(bytes.withUnsafeBytes { kx_fdpass_send(writerFD, $0.baseAddress, 10, -1) } == 10)
+        close(writerFD)
+        #expect(throws: TLSPoolTransportError.protocolViolation("connection closed inside a record (10 of 388 bytes)")) {
+            _ = try reader.readAvailable()
+        }
+    }
+
+    @Test func cleanEndOfStreamAndClosedSends() throws {
+        let (reader, writerFD) = try TLSPoolConnection.pair()
+        close(writerFD)
+        let (records, ended) = try reader.readAvailable()
+        #expect(records.isEmpty && ended)
+        reader.close()
+        #expect(throws: TLSPoolTransportError.closed) { try reader.send(TLSPoolRecord(command: .ping)) }
+    }
+
+    @Test func connectByPath() throws {
+        let path = NSTemporaryDirectory() + "tlspool-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
+        let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener); unlink(path) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        #expect(bound == 0 && listen(listener, 1) == 0)
+        let connection = try TLSPoolConnection.connect(path: path)
+        let accepted = accept(listener, nil, nil)
+        defer { close(accepted) }
+        try connection.send(TLSPoolRecord(command: .ping, reqid: 9))
+        var buffer = [UInt8](repeating: 0, count: 388)
+        #expect(recv(accepted, &buffer, 388, Int32(MSG_WAITALL)) == 388)
+        #expect(try TLSPoolRecord(bytes: buffer).reqid == 9)
+        #expect(throws: TLSPoolTransportError.self) { try TLSPoolConnection.connect(path: path + ".missing") }
+    }
+
+    @Test func sealedMemfdCarriesExactBytes() throws {
+        let bytes: [UInt8] = [0, 1, 0, 2]
+        let fd = bytes.withUnsafeBytes { kx_fdpass_memfd("test", $0.baseAddress, $0.count) }
+        #expect(fd >= 0)
+        defer { close(fd) }
+        #expect(kx_fdpass_is_sealed(fd) == 1)
+        #expect(write(fd, "x", 1) == -1, "sealed against writes")
+        var back = [UInt8](repeating: 9, count: 8)
+        #expect(pread(fd, &back, 8, 0) == 4 && Array(back[0..<4]) == bytes)
+    }
+}
+}
