@@ -17,8 +17,9 @@ public struct ReceivedRecord: Sendable {
 /// travels with the first byte of its record.
 public final class TLSPoolConnection: @unchecked Sendable {
     public let fileDescriptor: Int32
+    /// Serialises whole records and closing: an fd number is never closed
+    /// (and possibly reused) while a send is using it.
     private let sendLock = NSLock()
-    private let closeLock = NSLock()
     private var isClosed = false
 
     // Reassembly state, touched only by the single receiver.
@@ -83,7 +84,7 @@ public final class TLSPoolConnection: @unchecked Sendable {
         defer { bytes.wipe() }
         sendLock.lock()
         defer { sendLock.unlock() }
-        guard !closed else { throw TLSPoolTransportError.closed }
+        guard !isClosed else { throw TLSPoolTransportError.closed }
         var offset = 0
         var attach = fd ?? -1
         while offset < bytes.count {
@@ -170,18 +171,13 @@ public final class TLSPoolConnection: @unchecked Sendable {
         partialFD = nil
     }
 
-    private var closed: Bool {
-        closeLock.lock()
-        defer { closeLock.unlock() }
-        return isClosed
-    }
-
-    /// Closes the socket once; later sends fail with `.closed`.
+    /// Closes the socket once; later sends fail with `.closed`. Call it from
+    /// the receiving side (no read may be in progress).
     public func close() {
-        closeLock.lock()
+        sendLock.lock()
         let wasClosed = isClosed
         isClosed = true
-        closeLock.unlock()
+        sendLock.unlock()
         guard !wasClosed else { return }
         Descriptors.close(partialFD)
         partialFD = nil

@@ -62,33 +62,6 @@ struct TestFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// A connected loopback TCP pair (client side, server side), close-on-exec.
-func loopbackTCPPair() throws -> (client: Int32, server: Int32) {
-    let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-    guard listener >= 0 else { throw TestFailure("socket: errno \(errno)") }
-    defer { close(listener) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Bool in
-            bind(listener, pointer, length) == 0 && listen(listener, 4) == 0 && getsockname(listener, pointer, &length) == 0
-        }
-    }
-    guard bound else { throw TestFailure("bind/listen: errno \(errno)") }
-    let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, length) == 0 }
-    }
-    guard connected else { close(client); throw TestFailure("connect: errno \(errno)") }
-    let server = accept(listener, nil, nil)
-    guard server >= 0 else { close(client); throw TestFailure("accept: errno \(errno)") }
-    _ = fcntl(server, F_SETFD, FD_CLOEXEC)
-    return (client, server)
-}
-
 /// The loopback TCP port a listening or connected socket is bound to.
 func localPort(of fd: Int32) -> UInt16 {
     var address = sockaddr_in()

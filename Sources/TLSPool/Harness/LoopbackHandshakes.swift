@@ -1,0 +1,85 @@
+import Foundation
+import KXEventLoop
+import KXOver
+
+/// Full mutual STARTTLS exchanges through two pools over loopback TCP, driven
+/// on one event loop: what tests and benchmarks need to run N handshakes.
+/// `clientSide` talks to the pool holding the client KDC's identity,
+/// `serverSide` to the one holding the server KDC's.
+public final class LoopbackHandshakes {
+    public let loop: EventLoop
+    public let clientSide: TLSPoolClient
+    public let serverSide: TLSPoolClient
+
+    public struct Outcome {
+        public let client: Result<TLSPoolSession, TLSPoolError>
+        public let server: Result<TLSPoolSession, TLSPoolError>
+        public let clientTranscript: [StartTLS.Stage]
+        public let serverTranscript: [StartTLS.Stage]
+    }
+
+    public init(loop: EventLoop, clientSide: TLSPoolClient, serverSide: TLSPoolClient) {
+        self.loop = loop
+        self.clientSide = clientSide
+        self.serverSide = serverSide
+    }
+
+    /// Embedded pools for both sides (each gets its own in-process connection).
+    public convenience init(loop: EventLoop, clientPool: TLSPoolServer, serverPool: TLSPoolServer) throws {
+        self.init(loop: loop,
+                  clientSide: TLSPoolClient(connection: try clientPool.connectInProcess(), loop: loop),
+                  serverSide: TLSPoolClient(connection: try serverPool.connectInProcess(), loop: loop))
+    }
+
+    /// One exchange: the client side asks for `server`'s host, the server
+    /// side accepts whatever the LOCALID handler approves. Runs the loop until
+    /// both sides completed or `timeout` passed.
+    public func handshake(client: StartTLSParameters, server: StartTLSParameters,
+                          localIDHandler: StartTLS.LocalIDHandler? = { proposed, _ in .accept(localID: proposed) },
+                          timeout: Double = 15) throws -> Outcome {
+        let tcp = try loopbackTCPPair()
+        var clientResult: Result<TLSPoolSession, TLSPoolError>?
+        var serverResult: Result<TLSPoolSession, TLSPoolError>?
+        let clientExchange = StartTLS(client: clientSide, tcpSocket: tcp.client, parameters: client) { clientResult = $0 }
+        let serverExchange = StartTLS(client: serverSide, tcpSocket: tcp.server, parameters: server,
+                                      localIDHandler: localIDHandler) { serverResult = $0 }
+        serverExchange.start()
+        clientExchange.start()
+        loop.run(until: { clientResult != nil && serverResult != nil }, timeout: timeout)
+        if clientResult == nil { clientExchange.abandon() }
+        if serverResult == nil { serverExchange.abandon() }
+        return Outcome(client: clientResult ?? .failure(TLSPoolError(code: ETIMEDOUT, message: "no result")),
+                       server: serverResult ?? .failure(TLSPoolError(code: ETIMEDOUT, message: "no result")),
+                       clientTranscript: clientExchange.transcript, serverTranscript: serverExchange.transcript)
+    }
+
+    /// `count` exchanges one after the other, each followed by a key export on
+    /// both sides with the KXOVER label; returns each exchange's wall time.
+    /// Fails on the first exchange that does not complete or whose keys differ.
+    public func runMutualHandshakes(count: Int, clientID: String, serverID: String,
+                                    exportLength: Int = 64) throws -> [TimeInterval] {
+        var durations: [TimeInterval] = []
+        for _ in 0..<count {
+            let started = Date()
+            let outcome = try handshake(client: .kxoverClient(localID: clientID, remoteID: serverID), server: .kxoverServer())
+            let clientSession = try outcome.client.get(), serverSession = try outcome.server.get()
+            defer { clientSession.close(); serverSession.close() }
+            let equal = try exportedKeysAgree(clientSession, serverSession, label: KeySchedule.exporterLabel, context: [], length: exportLength)
+            guard equal else { throw TLSPoolError(code: EPROTO, message: "exported keys differ") }
+            durations.append(Date().timeIntervalSince(started))
+        }
+        return durations
+    }
+
+    /// Exports on both sessions and compares the material without copying it out.
+    public func exportedKeysAgree(_ a: TLSPoolSession, _ b: TLSPoolSession, label: String, context: [UInt8]?, length: Int,
+                                  timeout: Double = 10) throws -> Bool {
+        var first: Result<KeyMaterial, TLSPoolError>?, second: Result<KeyMaterial, TLSPoolError>?
+        a.exportKey(label: label, context: context, length: length) { first = $0 }
+        b.exportKey(label: label, context: context, length: length) { second = $0 }
+        loop.run(until: { first != nil && second != nil }, timeout: timeout)
+        guard let first, let second else { throw TLSPoolError(code: ETIMEDOUT, message: "key export timed out") }
+        let x = try first.get(), y = try second.get()
+        return x.withUnsafeBytes { p in y.withUnsafeBytes { q in p.elementsEqual(q) } }
+    }
+}

@@ -1,0 +1,154 @@
+import CFDPass
+import CGnuTLS
+import Foundation
+
+/// One GnuTLS session on a pool session's TCP socket, with our transport
+/// (cancellable waits, non-blocking reads for the relay). Used by one thread
+/// at a time; after the handshake the owner serialises access with a lock.
+final class TLSSession {
+    enum Role { case client, server }
+
+    let handle: gnutls_session_t
+    private let io: UnsafeMutablePointer<kx_io>
+
+    init(role: Role, cryptFD: Int32, cancelFD: Int32, priority: String) throws {
+        var session: gnutls_session_t?
+        let flags = UInt32(role == .client ? GNUTLS_CLIENT : GNUTLS_SERVER) | UInt32(GNUTLS_NO_TICKETS)
+        let created = gnutls_init(&session, flags)
+        guard created == GNUTLS_E_SUCCESS, let session else {
+            throw TLSPoolSetupError("gnutls_init: \(GnuTLS.describe(created))")
+        }
+        handle = session
+        io = .allocate(capacity: 1)
+        io.initialize(to: kx_io(fd: cryptFD, cancel_fd: cancelFD, nonblocking_reads: 0))
+        // Our transport: every wait also watches the cancel descriptor.
+        gnutls_transport_set_ptr(session, io)
+        gnutls_transport_set_pull_function(session, kx_io_pull)
+        gnutls_transport_set_push_function(session, kx_io_push)
+        gnutls_transport_set_pull_timeout_function(session, kx_io_pull_timeout)
+        var errorPosition: UnsafePointer<CChar>?
+        let prioritised = gnutls_priority_set_direct(session, priority, &errorPosition)
+        guard prioritised == GNUTLS_E_SUCCESS else {
+            throw TLSPoolSetupError("priority \"\(priority)\": \(GnuTLS.describe(prioritised))")
+        }
+    }
+
+    deinit {
+        gnutls_deinit(handle)
+        io.deinitialize(count: 1)
+        io.deallocate()
+    }
+
+    func setCredentials(_ credentials: gnutls_certificate_credentials_t) -> Int32 {
+        gnutls_credentials_set(handle, GNUTLS_CRD_CERTIFICATE, UnsafeMutableRawPointer(credentials))
+    }
+
+    func setServerName(_ host: String) -> Int32 {
+        gnutls_server_name_set(handle, GNUTLS_NAME_DNS, host, host.utf8.count)
+    }
+
+    /// The SNI host name a client sent, if any.
+    func requestedServerName() -> String? {
+        var buffer = [CChar](repeating: 0, count: 256)
+        var length = buffer.count
+        var type: UInt32 = 0
+        guard gnutls_server_name_get(handle, &buffer, &length, &type, 0) == GNUTLS_E_SUCCESS,
+              type == UInt32(GNUTLS_NAME_DNS.rawValue) else { return nil }
+        return String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    func requireClientCertificate() {
+        gnutls_certificate_server_set_request(handle, GNUTLS_CERT_REQUIRE)
+    }
+
+    func setHandshakeTimeout(milliseconds: UInt32) {
+        gnutls_handshake_set_timeout(handle, milliseconds)
+    }
+
+    /// Runs the handshake to completion or a fatal error (blocking, cancellable).
+    func handshake() -> Int32 {
+        while true {
+            let result = gnutls_handshake(handle)
+            if result >= 0 || gnutls_error_is_fatal(result) != 0 { return result }
+        }
+    }
+
+    /// Tells the peer why, where GnuTLS knows an alert for `error`.
+    func sendAlert(for error: Int32) {
+        _ = gnutls_alert_send_appropriate(handle, error)
+    }
+
+    /// The alert the peer sent, for messages like "received alert: protocol version".
+    var receivedAlert: String? {
+        guard let name = gnutls_alert_get_name(gnutls_alert_get(handle)) else { return nil }
+        return String(cString: name)
+    }
+
+    var isTLS13: Bool { gnutls_protocol_get_version(handle) == GNUTLS_TLS1_3 }
+
+    var summary: String {
+        var buffer = [CChar](repeating: 0, count: 160)
+        kx_gnutls_session_description(handle, &buffer, buffer.count)
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// The peer's certificate chain (DER), end entity first.
+    func peerChain() -> [[UInt8]] {
+        var count: UInt32 = 0
+        guard let list = gnutls_certificate_get_peers(handle, &count) else { return [] }
+        return (0..<Int(count)).map { index in
+            let datum = list[index]
+            guard let data = datum.data else { return [] }
+            return Array(UnsafeBufferPointer(start: data, count: Int(datum.size)))
+        }
+    }
+
+    /// Our own certificate as sent in the handshake.
+    func ownCertificate() -> [UInt8]? {
+        guard let datum = gnutls_certificate_get_ours(handle)?.pointee, let data = datum.data else { return nil }
+        return Array(UnsafeBufferPointer(start: data, count: Int(datum.size)))
+    }
+
+    /// RFC 5705 / RFC 8446 §7.5 export into `output`; nil context = absent.
+    func exportKeyingMaterial(label: [UInt8], context: [UInt8]?, into output: UnsafeMutableRawBufferPointer) -> Int32 {
+        label.withUnsafeBytes { labelBytes in
+            let labelPointer = labelBytes.baseAddress!.assumingMemoryBound(to: CChar.self)
+            guard let context else {
+                return gnutls_prf_rfc5705(handle, label.count, labelPointer, 0, nil, output.count, output.baseAddress)
+            }
+            // An empty context still needs a non-NULL pointer to mean "present".
+            let carrier = context.isEmpty ? [UInt8(0)] : context
+            return carrier.withUnsafeBytes { contextBytes in
+                gnutls_prf_rfc5705(handle, label.count, labelPointer, context.count,
+                                   contextBytes.baseAddress!.assumingMemoryBound(to: CChar.self), output.count, output.baseAddress)
+            }
+        }
+    }
+
+    // MARK: - Relay
+
+    /// From here on reads return GNUTLS_E_AGAIN instead of waiting.
+    func useNonBlockingReads() {
+        io.pointee.nonblocking_reads = 1
+    }
+
+    var pendingBytes: Int { gnutls_record_check_pending(handle) }
+
+    func receive(into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        gnutls_record_recv(handle, buffer.baseAddress, buffer.count)
+    }
+
+    func send(_ bytes: UnsafeRawBufferPointer) -> Int {
+        gnutls_record_send(handle, bytes.baseAddress, bytes.count)
+    }
+
+    func closeWrite() {
+        _ = gnutls_bye(handle, GNUTLS_SHUT_WR)
+    }
+
+    /// Installs the hook that runs after the ClientHello is parsed (server role).
+    func setPostClientHelloHook(context: UnsafeMutableRawPointer, _ hook: gnutls_handshake_simple_hook_func) {
+        gnutls_session_set_ptr(handle, context)
+        gnutls_handshake_set_post_client_hello_function(handle, hook)
+    }
+}

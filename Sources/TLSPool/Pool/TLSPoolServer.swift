@@ -1,0 +1,273 @@
+import CFDPass
+import Foundation
+
+/// A TLS Pool on GnuTLS that serves any connected AF_UNIX stream socket
+/// speaking the PIOC V2 protocol: in-process over a socketpair (`attach`,
+/// `connectInProcess`) or for other processes on a socket path (`listen`).
+///
+/// Threads: one reader per attached connection, one per STARTTLS session
+/// (handshake, then relay), one accept thread per listening socket. All are
+/// counted, and `shutdown()` stops and waits for every one of them.
+public final class TLSPoolServer: @unchecked Sendable {
+    public let configuration: TLSPoolConfiguration
+    let credentials: CredentialStore
+    let dane: DANEVerifier
+    let registry = SessionRegistry()
+
+    /// Readable once the pool stops; every reader and acceptor polls it.
+    private let stopFD: Int32
+    private let state = NSCondition()
+    private var connections: [ObjectIdentifier: PoolConnection] = [:]
+    private var sessions: [ObjectIdentifier: PoolSession] = [:]
+    private var liveThreads = 0
+    private var stopped = false
+    private var listeners: [(fd: Int32, path: String)] = []
+
+    public init(configuration: TLSPoolConfiguration) throws {
+        self.configuration = configuration
+        credentials = try CredentialStore(configuration.identities)
+        dane = try DANEVerifier()
+        stopFD = kx_fdpass_wake_fd()
+        guard stopFD >= 0 else { throw TLSPoolSetupError("eventfd: errno \(errno)") }
+        signal(SIGPIPE, SIG_IGN)   // belt and braces: every socket write already uses MSG_NOSIGNAL
+    }
+
+    deinit {
+        shutdown()
+        Descriptors.close(stopFD)
+    }
+
+    func log(_ message: String) { configuration.log(message) }
+
+    // MARK: - Connections
+
+    /// Serves the connected AF_UNIX stream socket `fd` (taken over).
+    public func attach(_ fd: Int32) throws {
+        let transport: TLSPoolConnection
+        do {
+            transport = try TLSPoolConnection(adopting: fd)
+        } catch {
+            Descriptors.close(fd)
+            throw error
+        }
+        let connection = PoolConnection(server: self, transport: transport, stopFD: stopFD)
+        state.lock()
+        guard !stopped else {
+            state.unlock()
+            transport.close()
+            throw TLSPoolSetupError("the pool has stopped")
+        }
+        connections[ObjectIdentifier(connection)] = connection
+        state.unlock()
+        if let problem = spawn({ connection.readLoop() }) {
+            state.lock()
+            connections[ObjectIdentifier(connection)] = nil
+            state.unlock()
+            transport.close()
+            throw TLSPoolSetupError(problem)
+        }
+    }
+
+    /// Embedded mode: a socketpair with one end served by this pool; the
+    /// other end is returned for a `TLSPoolClient`.
+    public func connectInProcess() throws -> TLSPoolConnection {
+        let (clientEnd, poolEnd) = try TLSPoolConnection.pair()
+        try attach(poolEnd)
+        return clientEnd
+    }
+
+    /// Accepts connections on a UNIX socket at `path` (replacing a stale
+    /// socket file) with permissions `mode`.
+    public func listen(path: String, mode: mode_t = 0o660) throws {
+        let fd = try UnixListener.open(path: path, mode: mode)
+        state.lock()
+        listeners.append((fd, path))
+        state.unlock()
+        if let problem = spawn({ self.acceptLoop(fd) }) { throw TLSPoolSetupError(problem) }
+    }
+
+    private func acceptLoop(_ listener: Int32) {
+        var fds = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0), pollfd(fd: stopFD, events: Int16(POLLIN), revents: 0)]
+        while true {
+            let ready = poll(&fds, 2, -1)
+            if ready < 0 && errno == EINTR { continue }
+            guard ready > 0, fds[1].revents == 0 else { return }
+            let fd = accept(listener, nil, nil)
+            guard fd >= 0 else { continue }
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            do { try attach(fd) } catch { log("TLS Pool: connection not served: \(error)") }
+        }
+    }
+
+    func connectionEnded(_ connection: PoolConnection) {
+        state.lock()
+        connections[ObjectIdentifier(connection)] = nil
+        state.broadcast()
+        state.unlock()
+    }
+
+    // MARK: - Sessions
+
+    /// Starts `session` on its own thread; the refusal to report otherwise.
+    func launch(_ session: PoolSession) -> PoolProblem? {
+        state.lock()
+        guard !stopped else {
+            state.unlock()
+            return PoolProblem(.connectionHandlerSetup, "the pool is stopping")
+        }
+        guard sessions.count < configuration.maximumSessions else {
+            state.unlock()
+            return PoolProblem(.connectionHandlerSetup, "too many concurrent sessions")
+        }
+        sessions[ObjectIdentifier(session)] = session
+        state.unlock()
+        if let problem = spawn({ session.run() }) {
+            state.lock()
+            sessions[ObjectIdentifier(session)] = nil
+            state.unlock()
+            return PoolProblem(.entangledThreads, problem)
+        }
+        return nil
+    }
+
+    func sessionEnded(_ session: PoolSession) {
+        state.lock()
+        sessions[ObjectIdentifier(session)] = nil
+        state.broadcast()
+        state.unlock()
+    }
+
+    // MARK: - Observation and shutdown
+
+    /// STARTTLS sessions handshaking or relaying.
+    public var activeSessionCount: Int {
+        state.lock()
+        defer { state.unlock() }
+        return sessions.count
+    }
+
+    /// Sessions whose ctlkey is registered (protected and relaying).
+    public var registeredSessionCount: Int { registry.count }
+
+    public var connectionCount: Int {
+        state.lock()
+        defer { state.unlock() }
+        return connections.count
+    }
+
+    /// Threads this pool has running.
+    public var liveThreadCount: Int {
+        state.lock()
+        defer { state.unlock() }
+        return liveThreads
+    }
+
+    /// Waits until no session is running (true) or `timeout` passes.
+    @discardableResult
+    public func waitUntilNoSessions(timeout: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        state.lock()
+        defer { state.unlock() }
+        while !sessions.isEmpty {
+            if !state.wait(until: deadline) { return sessions.isEmpty }
+        }
+        return true
+    }
+
+    /// Stops accepting, disconnects every connection, cancels every session
+    /// and waits (up to `timeout`) for all pool threads to end.
+    public func shutdown(timeout: Double = 10) {
+        state.lock()
+        let first = !stopped
+        stopped = true
+        let running = Array(sessions.values)
+        let open = listeners
+        listeners = []
+        state.unlock()
+        guard first else { return }
+        kx_fdpass_wake_signal(stopFD)
+        for session in running { session.cancel() }
+        let deadline = Date().addingTimeInterval(timeout)
+        state.lock()
+        while liveThreads > 0 {
+            // Sessions started while we were stopping are cancelled as they show up.
+            for session in sessions.values { session.cancel() }
+            if !state.wait(until: min(deadline, Date().addingTimeInterval(0.1))) && Date() >= deadline { break }
+        }
+        state.unlock()
+        for listener in open {
+            Descriptors.close(listener.fd)
+            unlink(listener.path)
+        }
+    }
+
+    /// Runs `body` on a new detached thread, counted in `liveThreads`.
+    private func spawn(_ body: @escaping @Sendable () -> Void) -> String? {
+        state.lock()
+        liveThreads += 1
+        state.unlock()
+        let started = PoolThread.start { [self] in
+            body()
+            state.lock()
+            liveThreads -= 1
+            state.broadcast()
+            state.unlock()
+        }
+        if started { return nil }
+        state.lock()
+        liveThreads -= 1
+        state.unlock()
+        return "cannot start a thread"
+    }
+}
+
+/// Detached pthreads (Foundation's Thread cannot report a failed start).
+enum PoolThread {
+    private final class Box {
+        let body: @Sendable () -> Void
+        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    }
+
+    static func start(_ body: @escaping @Sendable () -> Void) -> Bool {
+        let box = Unmanaged.passRetained(Box(body))
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        defer { pthread_attr_destroy(&attributes) }
+        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
+        var thread = pthread_t()
+        let result = pthread_create(&thread, &attributes, { context in
+            let box = Unmanaged<Box>.fromOpaque(context!).takeRetainedValue()
+            box.body()
+            return nil
+        }, box.toOpaque())
+        if result != 0 { box.release() }
+        return result == 0
+    }
+}
+
+/// A listening AF_UNIX stream socket at a path.
+enum UnixListener {
+    static func open(path: String, mode: mode_t) throws -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw TLSPoolSetupError("socket: errno \(errno)") }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            Descriptors.close(fd)
+            throw TLSPoolSetupError("socket path too long: \(path)")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
+        var info = stat()
+        if lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFSOCK { unlink(path) }   // stale socket from a previous run
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0, chmod(path, mode) == 0, Glibc.listen(fd, 16) == 0 else {
+            let code = errno
+            Descriptors.close(fd)
+            throw TLSPoolSetupError("listen on \(path): \(String(cString: strerror(code)))")
+        }
+        return fd
+    }
+}

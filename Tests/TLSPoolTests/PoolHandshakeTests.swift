@@ -1,0 +1,139 @@
+import Foundation
+import KXEventLoop
+import KXOver
+import Testing
+@testable import TLSPool
+
+/// Two pools completing real mutual TLS 1.3 handshakes with DANE on
+/// loopback TCP, then exporters, INFO checks and the relay.
+extension TLSPoolSerialTests {
+@Suite("TLS Pool handshakes over loopback")
+struct PoolHandshakeTests {
+    @Test func mutualHandshakeWithDANEBothWays() throws {
+        let pair = try PoolPair()
+        defer { pair.shutdown() }
+        let outcome = try pair.handshake()
+        let client = try outcome.client.get(), server = try outcome.server.get()
+        #expect(outcome.serverTranscript == [.unprotected, .identityAndFeatures, .introduced, .handshake, .localIdentityCheck,
+                                             .handshake, .reconnect, .handshake, .protected])
+        #expect(outcome.clientTranscript == [.unprotected, .identityAndFeatures, .introduced, .handshake, .reconnect, .handshake, .protected])
+        // Validated identities in the final replies (upstream quirk §2.5.1 fixed).
+        #expect(client.localID == "kdc.a.test" && client.remoteID == "kdc.b.test")
+        #expect(server.localID == "kdc.b.test" && server.remoteID == "kdc.a.test")
+        #expect(pair.clientPool.registeredSessionCount == 1 && pair.serverPool.registeredSessionCount == 1)
+    }
+
+    @Test func exportersAgreeOnBothSides() throws {
+        let pair = try PoolPair()
+        defer { pair.shutdown() }
+        let outcome = try pair.handshake()
+        let client = try outcome.client.get(), server = try outcome.server.get()
+
+        let none = try pair.export(client, context: nil)
+        #expect(none == (try pair.export(server, context: nil)))
+        #expect(none.count == 32 && none != [UInt8](repeating: 0, count: 32))
+        // TLS 1.3 (RFC 8446 §7.5): absent and empty context are the same input.
+        #expect(none == (try pair.export(client, context: [])))
+
+        let zeros: [UInt8] = [0x30, 0x00, 0x00, 0x04, 0x00, 0x00, 0x01, 0x00]
+        let withZeros = try pair.export(client, context: zeros)
+        #expect(withZeros == (try pair.export(server, context: zeros)))
+        #expect(withZeros != (try pair.export(client, context: Array(zeros.prefix(1)))), "never cut at the first zero byte")
+
+        // 650 bytes: beyond the PRNG record, through PIOC_LOCAL_PRNG_LONG.
+        let long = (0..<650).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        let viaExtension = try pair.export(client, context: long, length: 64)
+        #expect(viaExtension == (try pair.export(server, context: long, length: 64)))
+        #expect(viaExtension.count == 64)
+        #expect(viaExtension != (try pair.export(client, context: Array(long.dropLast()), length: 64)))
+
+        // The boundary: ctlkey + label + context = 350 bytes still uses PRNG.
+        let fitting = [UInt8](repeating: 0xA5, count: 350 - 16 - KeySchedule.exporterLabel.utf8.count)
+        #expect((try pair.export(client, context: fitting)) == (try pair.export(server, context: fitting)))
+        #expect(try ExporterRequest(ctlkey: client.ctlkey, label: Array(KeySchedule.exporterLabel.utf8), context: fitting, length: 32).usesExtension == false)
+        #expect(try ExporterRequest(ctlkey: client.ctlkey, label: Array(KeySchedule.exporterLabel.utf8), context: fitting + [0], length: 32).usesExtension)
+
+        #expect((try pair.export(client, label: "EXPERIMENTAL-OTHER", context: nil)) != none)
+        #expect(pair.exportError(client, label: "client finished", context: nil)?.knownCode == .prngUnavailable)
+        #expect(pair.exportError(client, label: "NOT-ALLOWED", context: nil)?.knownCode == .prngUnavailable)
+        #expect((try pair.export(client, context: nil, length: 350)).count == 350)
+        #expect(pair.exportError(client, context: nil, length: 351)?.code == EINVAL)
+    }
+
+    @Test func infoChecksTheRealmPrincipalsOfBothCertificates() throws {
+        let pair = try PoolPair()
+        defer { pair.shutdown() }
+        let outcome = try pair.handshake()
+        let client = try outcome.client.get(), server = try outcome.server.get()
+        #expect(try pair.checkRealm(client, .peer, "B.TEST"))
+        #expect(try pair.checkRealm(client, .mine, "A.TEST"))
+        #expect(try !pair.checkRealm(client, .peer, "A.TEST"))
+        #expect(try !pair.checkRealm(client, .mine, "B.TEST"))
+        #expect(try pair.checkRealm(server, .peer, "A.TEST"))
+        #expect(try pair.checkRealm(server, .mine, "B.TEST"))
+        #expect(try !pair.checkRealm(server, .peer, "EVIL.TEST"))
+    }
+
+    @Test func relayCarriesDataBothWaysAndPropagatesHalfClose() throws {
+        let pair = try PoolPair()
+        defer { pair.shutdown() }
+        let outcome = try pair.handshake()
+        let client = try outcome.client.get(), server = try outcome.server.get()
+        let a = try #require(client.plaintextFD), b = try #require(server.plaintextFD)
+        let request = Array("KX-REQ over the relay".utf8)
+        #expect(write(a, request, request.count) == request.count)
+        #expect(readBytes(b, count: request.count) == request)
+        let big = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+        let writer = Thread { _ = big.withUnsafeBytes { write(b, $0.baseAddress, $0.count) } }
+        writer.start()
+        #expect(readBytes(a, count: big.count) == big, "larger than one TLS record")
+        shutdown(a, Int32(SHUT_WR))
+        #expect(seesEndOfStream(b), "client's half-close reaches the server")
+        #expect(write(b, "bye", 3) == 3, "the other direction stays open")
+        #expect(readBytes(a, count: 3) == Array("bye".utf8))
+        shutdown(b, Int32(SHUT_WR))
+        #expect(seesEndOfStream(a))
+        // Both directions closed: the relays end and the ctlkeys leave the registry.
+        #expect(pair.clientPool.waitUntilNoSessions(timeout: 5) && pair.serverPool.waitUntilNoSessions(timeout: 5))
+        #expect(pair.clientPool.registeredSessionCount == 0)
+        #expect(pair.exportError(client, context: nil)?.knownCode == .ctlkeyNotFound, "PRNG after the relay ended")
+    }
+
+    @Test func serverPicksTheCertificateBySNI() throws {
+        let certs = try TestCertificates.get()
+        let pair = try PoolPair(server: [certs.identity("kdc-b", host: "kdc.b.test"), certs.identity("kdc-c", host: "kdc.c.test", chain: true)])
+        defer { pair.shutdown() }
+        let outcome = try pair.handshake(client: .kxoverClient(localID: "kdc.a.test", remoteID: "kdc.c.test"))
+        let client = try outcome.client.get(), server = try outcome.server.get()
+        #expect(server.localID == "kdc.c.test")
+        #expect(try pair.checkRealm(client, .peer, "C.TEST"), "DANE-TA (2 0 1) over a CA-issued chain")
+        #expect(try pair.checkRealm(server, .mine, "C.TEST") && !pair.checkRealm(server, .mine, "B.TEST"))
+    }
+
+    @Test func serverWithoutLocalIDCheckStillTakesTheSNI() throws {
+        let pair = try PoolPair()
+        defer { pair.shutdown() }
+        let outcome = try pair.handshake(server: .kxoverServer(checkLocalID: false), localIDHandler: nil)
+        #expect(try outcome.server.get().localID == "kdc.b.test")
+        #expect(!outcome.serverTranscript.contains(.localIdentityCheck))
+    }
+
+    @Test func plaintextAttachedWithTheLocalIDAnswer() throws {
+        let pair = try PoolPair()
+        defer { pair.shutdown() }
+        let outcome = try pair.handshake(localIDHandler: { proposed, _ in .acceptAttachingPlaintext(localID: proposed) })
+        let server = try outcome.server.get(), client = try outcome.client.get()
+        #expect(!outcome.serverTranscript.contains(.reconnect), "PLAINTEXT_CONNECT skipped")
+        let a = try #require(client.plaintextFD), b = try #require(server.plaintextFD)
+        #expect(write(a, "x", 1) == 1 && readBytes(b, count: 1) == Array("x".utf8))
+    }
+
+    @Test func manyHandshakesThroughTheHarness() throws {
+        let pair = try PoolPair()
+        defer { pair.shutdown() }
+        let durations = try pair.harness.runMutualHandshakes(count: 5, clientID: "kdc.a.test", serverID: "kdc.b.test")
+        #expect(durations.count == 5)
+        #expect(pair.clientPool.waitUntilNoSessions(timeout: 5) && pair.serverPool.waitUntilNoSessions(timeout: 5))
+    }
+}
+}
