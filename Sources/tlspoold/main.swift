@@ -1,2 +1,47 @@
-// tlspoold: the TLS Pool as its own process (arrives with the TLSPool module).
-print("tlspoold: not built yet")
+// tlspoold: the TLS Pool as its own process, serving the PIOC V2 protocol on
+// a UNIX socket (kxoverd can use it instead of its embedded pool).
+@preconcurrency import Glibc
+import Foundation
+import TLSPool
+
+setvbuf(stdout, nil, _IOLBF, 0)
+
+let options: Options
+do {
+    options = try Options(arguments: Array(CommandLine.arguments.dropFirst()))
+} catch let failure as Options.Failure where failure.isHelp {
+    print(failure.description)
+    exit(0)
+} catch {
+    FileHandle.standardError.write(Data("tlspoold: \(error)\n".utf8))
+    exit(2)
+}
+
+// Block the stop signals before any pool thread exists (threads inherit the
+// mask), then wait for them on the main thread.
+var stopSignals = sigset_t()
+sigemptyset(&stopSignals)
+for signal in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&stopSignals, signal) }
+pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
+
+let verbose = options.verbose
+var configuration = TLSPoolConfiguration(identities: options.identities,
+                                         tlsaResolver: StaticTLSAResolver(options.tlsa.mapValues { .secure($0) }))
+configuration.log = { message in
+    if verbose { FileHandle.standardError.write(Data("tlspoold: \(message)\n".utf8)) }
+}
+
+let pool: TLSPoolServer
+do {
+    pool = try TLSPoolServer(configuration: configuration)
+    try pool.listen(path: options.socketPath, mode: options.socketMode)
+} catch {
+    FileHandle.standardError.write(Data("tlspoold: \(error)\n".utf8))
+    exit(1)
+}
+print("tlspoold: serving \(options.socketPath) for \(options.identities.map(\.localID).joined(separator: ", "))")
+
+var received: Int32 = 0
+sigwait(&stopSignals, &received)
+pool.shutdown()
+print("tlspoold: stopped")

@@ -112,7 +112,12 @@ final class PoolSession: @unchecked Sendable {
         do {
             try prepareTLS()
             try handshake()
-            try validatePeer()
+            do {
+                try validatePeer()
+            } catch {
+                tls?.sendFatalAlert(GNUTLS_A_BAD_CERTIFICATE)   // the peer learns why we hang up
+                throw error
+            }
             try connectPlaintext()
             try register()
             sendFinalReply()

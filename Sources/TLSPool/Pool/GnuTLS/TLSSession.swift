@@ -78,6 +78,10 @@ final class TLSSession {
         _ = gnutls_alert_send_appropriate(handle, error)
     }
 
+    func sendFatalAlert(_ description: gnutls_alert_description_t) {
+        _ = gnutls_alert_send(handle, GNUTLS_AL_FATAL, description)
+    }
+
     /// The alert the peer sent, for messages like "received alert: protocol version".
     var receivedAlert: String? {
         guard let name = gnutls_alert_get_name(gnutls_alert_get(handle)) else { return nil }

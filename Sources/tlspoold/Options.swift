@@ -1,0 +1,81 @@
+import Foundation
+import TLSPool
+
+/// tlspoold's command line (kept to plain CommandLine: a handful of options).
+struct Options {
+    var socketPath = "/run/kxover/tlspool.sock"
+    var socketMode: mode_t = 0o660
+    var identities: [TLSPoolConfiguration.Identity] = []
+    var tlsa: [String: [TLSARecord]] = [:]
+    var verbose = false
+
+    static let usage = """
+        usage: tlspoold --identity LOCALID=CERT.pem,KEY.pem [--identity ...]
+                        [--socket PATH] [--mode OCTAL] [--tlsa HOST="U S M HEX"]... [--tlsa-file FILE] [--verbose]
+
+          --identity   a local identity (KDC host name) with its PEM certificate chain and key
+          --socket     the UNIX socket to serve (default /run/kxover/tlspool.sock)
+          --mode       its permissions (default 0660)
+          --tlsa       a TLSA record for HOST, trusted as DNSSEC-secure (testing and pinning)
+          --tlsa-file  lines of "HOST USAGE SELECTOR MATCHING-TYPE HEX" ('#' comments)
+        Hosts without TLSA records are refused: DANE is required.
+        SIGTERM, SIGINT or SIGHUP stops the pool.
+        """
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+        var isHelp = false
+    }
+
+    init(arguments: [String]) throws {
+        var rest = arguments[...]
+        func value(_ option: String) throws -> String {
+            guard let next = rest.popFirst() else { throw Failure(description: "\(option) needs a value") }
+            return next
+        }
+        while let option = rest.popFirst() {
+            switch option {
+            case "--socket": socketPath = try value(option)
+            case "--mode":
+                let text = try value(option)
+                guard let mode = mode_t(text, radix: 8) else { throw Failure(description: "--mode \(text) is not octal") }
+                socketMode = mode
+            case "--identity": identities.append(try Self.identity(try value(option)))
+            case "--tlsa":
+                let (host, record) = try Self.tlsa(try value(option), separator: "=")
+                tlsa[host, default: []].append(record)
+            case "--tlsa-file":
+                for (host, record) in try Self.tlsaFile(try value(option)) { tlsa[host, default: []].append(record) }
+            case "--verbose", "-v": verbose = true
+            case "--help", "-h": throw Failure(description: Self.usage, isHelp: true)
+            default: throw Failure(description: "unknown option \(option)\n\(Self.usage)")
+            }
+        }
+        guard !identities.isEmpty else { throw Failure(description: "at least one --identity is needed\n\(Self.usage)") }
+    }
+
+    /// LOCALID=CERT,KEY
+    private static func identity(_ text: String) throws -> TLSPoolConfiguration.Identity {
+        let parts = text.split(separator: "=", maxSplits: 1)
+        let files = parts.count == 2 ? parts[1].split(separator: ",") : []
+        guard parts.count == 2, files.count == 2 else { throw Failure(description: "--identity wants LOCALID=CERT,KEY, not \(text)") }
+        return .init(localID: String(parts[0]), certificateFile: String(files[0]), keyFile: String(files[1]))
+    }
+
+    private static func tlsa(_ text: String, separator: Character) throws -> (String, TLSARecord) {
+        let parts = text.split(separator: separator, maxSplits: 1)
+        guard parts.count == 2, let record = TLSARecord(presentation: String(parts[1])) else {
+            throw Failure(description: "bad TLSA \"\(text)\" (want HOST\(separator)USAGE SELECTOR TYPE HEX)")
+        }
+        return (String(parts[0]).lowercased(), record)
+    }
+
+    private static func tlsaFile(_ path: String) throws -> [(String, TLSARecord)] {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        return try text.split(separator: "\n").compactMap { line in
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            guard !trimmed.isEmpty, !trimmed.hasPrefix("#") else { return nil }
+            return try tlsa(trimmed, separator: " ")
+        }
+    }
+}
