@@ -6,7 +6,7 @@ import PackageDescription
 //   C bridges   CKerberos, CEvent
 //   runtime     KXEventLoop (libevent; one loop thread owns each exchange)
 //   KXOver      pure core: DER messages, framing, offers, checks, key schedule, policy
-//   adapters    KXKDB (kadm5 key store), TLSPool (PIOC V2 client + GnuTLS pool)
+//   adapters    KXKDB (kadm5 key store), KXDNS (libunbound), TLSPool (PIOC V2 client + GnuTLS pool)
 //   kxover      admin CLI
 let fuzzing = Context.environment["KXOVER_FUZZ"] == "1"
 
@@ -27,6 +27,9 @@ var targets: [Target] = [
     .target(name: "CEvent", linkerSettings: [.linkedLibrary("event_core")]),
     // Runtime: the single-threaded libevent loop every adapter is driven by.
     .target(name: "KXEventLoop", dependencies: ["CEvent"]),
+    .systemLibrary(name: "CUnbound", pkgConfig: "libunbound", providers: [.apt(["libunbound-dev", "libevent-dev"])]),
+    // Adapter: the DNSSEC-validating resolver on libunbound.
+    .target(name: "KXDNS", dependencies: ["KXOver", "KXEventLoop", "CUnbound"]),
     // C bridges for the TLS Pool: SCM_RIGHTS fd passing, GnuTLS (+ DANE).
     .target(name: "CFDPass"),
     .systemLibrary(name: "CGnuTLS", pkgConfig: "gnutls", providers: [.apt(["libgnutls28-dev"])]),
@@ -36,12 +39,14 @@ var targets: [Target] = [
     // Adapter: crossover keys in the MIT KDB through kadm5 (the only kadm5 user).
     .target(name: "KXKDB", dependencies: ["KXOver", "CKerberos", "KXEventLoop"]),
     // Daemon layer: configuration (and, later, the event loop and front end).
-    .target(name: "KXDaemon", dependencies: ["KXOver", "KXKDB"]),
+    .target(name: "KXDaemon", dependencies: ["KXOver", "KXKDB", "KXDNS", "KXEventLoop"]),
     .executableTarget(
         name: "kxover",
         dependencies: [
             "KXOver",
             "KXKDB",
+            "KXDNS",
+            "KXEventLoop",
             "KXDaemon",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]
@@ -51,10 +56,12 @@ var targets: [Target] = [
         dependencies: ["KXOver", .product(name: "SwiftASN1", package: "swift-asn1")],
         path: "Benchmarks/kxover-bench"
     ),
+    .executableTarget(name: "kxover-dns-bench", dependencies: ["KXDNS", "KXEventLoop", "KXOver", "CUnbound"], path: "Benchmarks/kxover-dns-bench"),
     .executableTarget(name: "kxover-kdb-bench", dependencies: ["KXKDB", "KXOver"], path: "Benchmarks/kxover-kdb-bench"),
     .testTarget(name: "KXOverTests", dependencies: ["KXOver"], exclude: ["Vectors"]),
     .testTarget(name: "KXKDBTests", dependencies: ["KXKDB", "KXOver", "KXEventLoop", "kxover"]),
     .testTarget(name: "KXEventLoopTests", dependencies: ["KXEventLoop"]),
+    .testTarget(name: "KXDNSTests", dependencies: ["KXDNS", "KXOver", "KXEventLoop"]),
     .testTarget(name: "TLSPoolTests", dependencies: ["TLSPool", "KXOver", "KXEventLoop"]),
 ]
 

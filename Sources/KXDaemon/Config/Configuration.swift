@@ -1,3 +1,5 @@
+import Foundation
+import KXDNS
 import KXKDB
 import KXOver
 
@@ -21,18 +23,21 @@ public struct Configuration: Sendable {
 
     public var path: String
     public var realms: [String: Realm]
+    /// The validating resolver, from `[kxoverd]` dns_* relations.
+    public var resolver: ResolverConfiguration
 
     public static let defaultPath = "/etc/kxover/kxover.conf"
     public static let defaultEtypes: [Int32] = [17, 18, 19, 20]
 
-    public init(path: String, realms: [String: Realm]) {
+    public init(path: String, realms: [String: Realm], resolver: ResolverConfiguration = .defaults) {
         self.path = path
         self.realms = realms
+        self.resolver = resolver
     }
 
     /// Reads and validates `path`. Every problem is reported with the
     /// relation's place in the file, and nothing half-valid is returned.
-    public static func load(path: String) throws -> Configuration {
+    public static func load(path: String, requireRealms: Bool = true) throws -> Configuration {
         let profile: ProfileFile
         do {
             profile = try ProfileFile(path: path)
@@ -48,11 +53,47 @@ public struct Configuration: Sendable {
                 problems += error.problems
             }
         }
-        if realms.isEmpty && problems.isEmpty {
+        if realms.isEmpty && problems.isEmpty && requireRealms {
             problems.append("[realms] names no realm")
         }
+        let resolver = resolverConfiguration(profile, problems: &problems)
         guard problems.isEmpty else { throw ConfigurationError(path: path, problems: problems) }
-        return Configuration(path: path, realms: realms)
+        return Configuration(path: path, realms: realms, resolver: resolver)
+    }
+
+    /// `[kxoverd]` dns_trust_anchor (DS/DNSKEY text, repeatable),
+    /// dns_trust_anchor_file, dns_forward (addr[@port], repeatable),
+    /// dns_stub ("zone addr[@port]"), dns_option ("name: value"), dns_timeout.
+    static func resolverConfiguration(_ profile: ProfileFile, problems: inout [String]) -> ResolverConfiguration {
+        var resolver = ResolverConfiguration.defaults
+        let section = "kxoverd"
+        let anchors = profile.values([section, "dns_trust_anchor"])
+        let anchorFiles = profile.values([section, "dns_trust_anchor_file"])
+        if !anchors.isEmpty || !anchorFiles.isEmpty {
+            resolver.trustAnchors = anchors
+            resolver.trustAnchorFiles = anchorFiles
+        }
+        resolver.forwarders = profile.values([section, "dns_forward"])
+        for stub in profile.values([section, "dns_stub"]) {
+            let parts = stub.split(separator: " ", omittingEmptySubsequences: true)
+            if parts.count == 2 {
+                resolver.stubs.append(.init(zone: String(parts[0]), address: String(parts[1])))
+            } else {
+                problems.append("[\(section)] dns_stub \"\(stub)\" must be \"ZONE ADDRESS[@PORT]\"")
+            }
+        }
+        for option in profile.values([section, "dns_option"]) {
+            guard let colon = option.firstIndex(of: ":") else {
+                problems.append("[\(section)] dns_option \"\(option)\" must be \"name: value\"")
+                continue
+            }
+            resolver.options.append(.init(String(option[...colon]), String(option[option.index(after: colon)...]).trimmingCharacters(in: .whitespaces)))
+        }
+        if let text = profile.value([section, "dns_timeout"]) {
+            if let seconds = Double(text), seconds > 0, seconds <= 60 { resolver.queryTimeout = seconds }
+            else { problems.append("[\(section)] dns_timeout \"\(text)\" must be seconds between 0 and 60") }
+        }
+        return resolver
     }
 
     static func realm(_ name: String, in profile: ProfileFile) throws -> Realm {

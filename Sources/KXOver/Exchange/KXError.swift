@@ -6,6 +6,7 @@ public struct KXError: Error, Hashable, Sendable, CustomStringConvertible {
         case realmsCheck = "REALMSCHECK"          // realm not in a certificate
         case dnssecKDC = "DNSSEC_KDC"             // bad _kerberos-tls._tcp SRV
         case dnssecRealm = "DNSSEC_REALM"         // bad _kerberos TXT
+        case dnssecTLSA = "DNSSEC_TLSA"           // ours: bad _88._tcp TLSA
         case connect = "CONNECT"                  // no connection to any KXOVER server
         case dnsAddress = "DNS_AAAA_A"
         case errorEvent = "ERROR_EVENT"
