@@ -39,7 +39,7 @@ var targets: [Target] = [
     // Adapter: crossover keys in the MIT KDB through kadm5 (the only kadm5 user).
     .target(name: "KXKDB", dependencies: ["KXOver", "CKerberos", "KXEventLoop"]),
     // Daemon layer: configuration (and, later, the event loop and front end).
-    .target(name: "KXDaemon", dependencies: ["KXOver", "KXKDB", "KXDNS", "KXEventLoop"]),
+    .target(name: "KXDaemon", dependencies: ["KXOver", "KXKDB", "KXDNS", "KXEventLoop", "TLSPool"]),
     .executableTarget(
         name: "kxover",
         dependencies: [
@@ -57,11 +57,13 @@ var targets: [Target] = [
         path: "Benchmarks/kxover-bench"
     ),
     .executableTarget(name: "kxover-dns-bench", dependencies: ["KXDNS", "KXEventLoop", "KXOver", "CUnbound"], path: "Benchmarks/kxover-dns-bench"),
+    .executableTarget(name: "kxover-relay-bench", dependencies: ["KXDaemon", "KXEventLoop", "KXOver"], path: "Benchmarks/kxover-relay-bench"),
     .executableTarget(name: "kxover-kdb-bench", dependencies: ["KXKDB", "KXOver"], path: "Benchmarks/kxover-kdb-bench"),
     .testTarget(name: "KXOverTests", dependencies: ["KXOver"], exclude: ["Vectors"]),
     .testTarget(name: "KXKDBTests", dependencies: ["KXKDB", "KXOver", "KXEventLoop", "kxover"]),
     .testTarget(name: "KXEventLoopTests", dependencies: ["KXEventLoop"]),
     .testTarget(name: "KXDNSTests", dependencies: ["KXDNS", "KXOver", "KXEventLoop"]),
+    .testTarget(name: "KXDaemonTests", dependencies: ["KXDaemon", "KXOver", "KXEventLoop", "KXKDB", "KXDNS", "TLSPool"]),
     .testTarget(name: "TLSPoolTests", dependencies: ["TLSPool", "KXOver", "KXEventLoop"]),
 ]
 
