@@ -69,9 +69,7 @@ public enum DNSFailure: Error, Sendable, Hashable, CustomStringConvertible {
 }
 
 /// A lookup in flight; cancelling it means its completion never runs.
-public protocol DNSQuery: AnyObject {
-    func cancel()
-}
+public protocol DNSQuery: Cancellable {}
 
 /// The resolver effect port. Completions run on the event-loop thread.
 public protocol Resolver: AnyObject {

@@ -153,7 +153,8 @@ public final class KXOverLookups {
     // MARK: - Addresses (D3)
 
     /// AAAA then A addresses of `host`. Insecure answers are fine here (TLS and
-    /// DANE protect the connection); Bogus ones are not.
+    /// DANE protect the connection); Bogus ones are not (DNS_ERROR, fatal),
+    /// while no address at all is DNS_AAAA_A (try the next KDC).
     @discardableResult
     public func addresses(ofHost host: String, completion: @escaping (Result<[String], KXError>) -> Void) -> DNSQuery {
         let chain = Chain()
@@ -165,7 +166,7 @@ public final class KXOverLookups {
             switch result {
             case .failure(let f): failure = KXError(.dnsAddress, "\(name) AAAA: \(f)")
             case .success(let answer):
-                if case .bogus(let reason) = answer.security { failure = KXError(.dnsAddress, "\(name) AAAA is bogus: \(reason)") }
+                if case .bogus(let reason) = answer.security { failure = KXError(.dnsError, "\(name) AAAA is bogus: \(reason)") }
                 v6 = answer.rdata.compactMap(DNSRecords.aaaa)
             }
             chain.current = self.resolver.query(name, .a) { result in
@@ -176,7 +177,7 @@ public final class KXOverLookups {
                     completion(.failure(KXError(.dnsAddress, "\(name) A: \(f)")))
                 case .success(let answer):
                     if case .bogus(let reason) = answer.security {
-                        completion(.failure(KXError(.dnsAddress, "\(name) A is bogus: \(reason)")))
+                        completion(.failure(KXError(.dnsError, "\(name) A is bogus: \(reason)")))
                         return
                     }
                     let all = (v6 ?? []) + answer.rdata.compactMap(DNSRecords.a)
