@@ -39,7 +39,8 @@ var targets: [Target] = [
     // Adapter: crossover keys in the MIT KDB through kadm5 (the only kadm5 user).
     .target(name: "KXKDB", dependencies: ["KXOver", "CKerberos", "KXEventLoop"]),
     // Daemon layer: configuration (and, later, the event loop and front end).
-    .target(name: "KXDaemon", dependencies: ["KXOver", "KXKDB", "KXDNS", "KXEventLoop", "TLSPool"]),
+    .target(name: "KXDaemon", dependencies: ["KXOver", "KXKDB", "KXDNS", "KXEventLoop", "TLSPool",
+                                             .product(name: "Logging", package: "swift-log")]),
     .executableTarget(
         name: "kxover",
         dependencies: [
@@ -50,6 +51,11 @@ var targets: [Target] = [
             "KXDaemon",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]
+    ),
+    .executableTarget(
+        name: "kxoverd",
+        dependencies: ["KXDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                       .product(name: "Logging", package: "swift-log")]
     ),
     .executableTarget(
         name: "kxover-bench",
@@ -84,10 +90,12 @@ let package = Package(
     products: [
         .library(name: "KXOver", targets: ["KXOver"]),
         .executable(name: "kxover", targets: ["kxover"]),
+        .executable(name: "kxoverd", targets: ["kxoverd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: targets
 )

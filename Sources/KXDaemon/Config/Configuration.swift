@@ -25,6 +25,16 @@ public struct Configuration: Sendable {
     public var realms: [String: Realm]
     /// The validating resolver, from `[kxoverd]` dns_* relations.
     public var resolver: ResolverConfiguration
+    /// `[kxoverd]` listen: the public KDC addresses (UDP and TCP), e.g. 0.0.0.0:88.
+    public var listen: [String] = []
+    /// `[kxoverd]` backend_kdc: where krb5kdc itself listens (loopback).
+    public var backendKDC: String?
+    /// `[kxoverd]` tls_pool: "embedded" (default) or the path of a pool socket.
+    public var tlsPool: String = "embedded"
+    /// `[kxoverd]` host_based_triggers: also cross for service/host names (needs the hostrealm module).
+    public var hostBasedTriggers = false
+    /// `[kxoverd]` pid_file.
+    public var pidFile: String?
 
     public static let defaultPath = "/etc/kxover/kxover.conf"
     public static let defaultEtypes: [Int32] = [17, 18, 19, 20]
@@ -58,7 +68,32 @@ public struct Configuration: Sendable {
         }
         let resolver = resolverConfiguration(profile, problems: &problems)
         guard problems.isEmpty else { throw ConfigurationError(path: path, problems: problems) }
-        return Configuration(path: path, realms: realms, resolver: resolver)
+        var configuration = Configuration(path: path, realms: realms, resolver: resolver)
+        configuration.listen = profile.values(["kxoverd", "listen"]).flatMap { $0.split(separator: " ").map(String.init) }
+        configuration.backendKDC = profile.value(["kxoverd", "backend_kdc"])
+        configuration.tlsPool = profile.value(["kxoverd", "tls_pool"]) ?? "embedded"
+        configuration.hostBasedTriggers = ["true", "yes", "on", "1"].contains(profile.value(["kxoverd", "host_based_triggers"])?.lowercased() ?? "")
+        configuration.pidFile = profile.value(["kxoverd", "pid_file"])
+        return configuration
+    }
+
+    /// What the daemon needs beyond what `kxover` needs; every missing piece is named.
+    public func daemonProblems() -> [String] {
+        var problems: [String] = []
+        if listen.isEmpty { problems.append("[kxoverd] listen is missing (e.g. listen = 0.0.0.0:88)") }
+        if backendKDC == nil { problems.append("[kxoverd] backend_kdc is missing (krb5kdc's own address, e.g. 127.0.0.1:8888)") }
+        for realm in realms.values.sorted(by: { $0.name < $1.name }) {
+            if realm.kdcHost == nil { problems.append("[realms] \(realm.name): kdc_host is missing") }
+            if tlsPool == "embedded" {
+                for (key, value) in [("certificate", realm.certificate), ("private_key", realm.privateKey)] {
+                    guard let value else { problems.append("[realms] \(realm.name): \(key) is missing"); continue }
+                    if !FileManager.default.isReadableFile(atPath: value) {
+                        problems.append("[realms] \(realm.name): \(key) \(value) is not readable")
+                    }
+                }
+            }
+        }
+        return problems
     }
 
     /// `[kxoverd]` dns_trust_anchor (DS/DNSKEY text, repeatable),
@@ -158,6 +193,11 @@ public struct Configuration: Sendable {
 public struct ConfigurationError: Error, CustomStringConvertible {
     public let path: String
     public let problems: [String]
+
+    public init(path: String, problems: [String]) {
+        self.path = path
+        self.problems = problems
+    }
 
     public var description: String {
         (["configuration \(path):"] + problems.map { "  " + $0 }).joined(separator: "\n")

@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import KXDaemon
+import Logging
+
+/// kxoverd: the KXOVER sidecar in front of an MIT krb5kdc.
+struct KXOverD: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kxoverd",
+        abstract: "KXOVER daemon: impromptu Kerberos realm crossover in front of krb5kdc.")
+
+    @Option(name: .shortAndLong, help: "Configuration file. Default: $KXOVER_CONFIG or /etc/kxover/kxover.conf.")
+    var config: String?
+
+    @Flag(name: .customShort("n"), help: "Check the configuration and exit (like krb5kdc's syntax check).")
+    var checkOnly = false
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel: String = ProcessInfo.processInfo.environment["KXOVER_LOG_LEVEL"] ?? "info"
+
+    func run() throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "kxoverd")
+        let path = config ?? ProcessInfo.processInfo.environment["KXOVER_CONFIG"] ?? Configuration.defaultPath
+        let configuration: Configuration
+        do {
+            configuration = try Configuration.load(path: path)
+        } catch let error as ConfigurationError {
+            FileHandle.standardError.write(Data("kxoverd: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        if checkOnly {
+            let problems = configuration.daemonProblems()
+            guard problems.isEmpty else {
+                FileHandle.standardError.write(Data("kxoverd: \(ConfigurationError(path: path, problems: problems))\n".utf8))
+                throw ExitCode(1)
+            }
+            print("kxoverd: \(path) is valid: realms \(configuration.realms.keys.sorted().joined(separator: ", "))")
+            return
+        }
+        do {
+            let daemon = try Daemon(configuration: configuration, logger: logger)
+            try daemon.run()
+        } catch let error as ConfigurationError {
+            FileHandle.standardError.write(Data("kxoverd: \(error)\n".utf8))
+            throw ExitCode(1)
+        } catch {
+            FileHandle.standardError.write(Data("kxoverd: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+KXOverD.main()

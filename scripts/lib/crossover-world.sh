@@ -1,0 +1,130 @@
+# Two MIT realms, a signed DNS zone and two kxoverd on loopback: the world a
+# crossover runs in, for scripts/demo and scripts/e2e. Source it, then call
+# world_up DIR [zone flags...] / world_down DIR. Only pids it started are killed.
+#
+# CLIENT.TEST: alice (password alice-pw), kxoverd in front of its krb5kdc.
+# SERVICE.TEST: host/svc.service.test and host/svc2.service.test, same.
+# DNS: _kerberos TXT, _kerberos-tls._tcp SRV, A/AAAA and TLSA for both KDCs.
+
+WORLD_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+KXOVERD=${KXOVERD:-$WORLD_ROOT/.build/debug/kxoverd}
+KXOVER=${KXOVER:-$WORLD_ROOT/.build/debug/kxover}
+
+world_log() { printf '%s\n' "$*" >&2; }
+
+# world_up DIR [CLIENT_ZONE_FLAGS] [SERVICE_ZONE_FLAGS] [CLIENT_CERT_ARGS] [SERVICE_CERT_ARGS]
+world_up() {
+  local dir=$1 cflags=${2:-} sflags=${3:-} ccert=${4:-} scert=${5:-}
+  mkdir -p "$dir"
+  local -a ports
+  read -r -a ports <<<"$("$WORLD_ROOT/scripts/realm" free-ports 10 | tr '\n' ' ')"
+  WORLD_CLIENT_FRONT=${ports[0]} WORLD_CLIENT_BACKEND=${ports[1]}
+  WORLD_SERVICE_FRONT=${ports[2]} WORLD_SERVICE_BACKEND=${ports[3]}
+  # Certificates: a KDC host name and krbtgt/REALM@REALM in id-pkinit-san.
+  # shellcheck disable=SC2086
+  "$WORLD_ROOT/scripts/kdccert" "$dir" client --host kdc.client.test --realm CLIENT.TEST $ccert >/dev/null
+  # shellcheck disable=SC2086
+  "$WORLD_ROOT/scripts/kdccert" "$dir" service --host kdc.service.test --realm SERVICE.TEST $scert >/dev/null
+  # The realms, with krb5kdc on the backend ports.
+  "$WORLD_ROOT/scripts/realm" init "$dir/realms" CLIENT.TEST --kdc-port "$WORLD_CLIENT_BACKEND" \
+    --kadmind-port "${ports[4]}" --kpasswd-port "${ports[5]}" >/dev/null
+  "$WORLD_ROOT/scripts/realm" init "$dir/realms" SERVICE.TEST --kdc-port "$WORLD_SERVICE_BACKEND" \
+    --kadmind-port "${ports[6]}" --kpasswd-port "${ports[7]}" >/dev/null
+  "$WORLD_ROOT/scripts/realm" start "$dir/realms" CLIENT.TEST >/dev/null
+  "$WORLD_ROOT/scripts/realm" start "$dir/realms" SERVICE.TEST >/dev/null
+  "$WORLD_ROOT/scripts/realm" addprinc "$dir/realms" CLIENT.TEST alice --pw alice-pw >/dev/null
+  "$WORLD_ROOT/scripts/realm" addprinc "$dir/realms" SERVICE.TEST host/svc.service.test --randkey >/dev/null
+  "$WORLD_ROOT/scripts/realm" addprinc "$dir/realms" SERVICE.TEST host/svc2.service.test --randkey >/dev/null
+  # DNS: the SRV records name the front ends (kxoverd), not krb5kdc.
+  cat >"$dir/zone.spec" <<SPEC
+realm CLIENT.TEST kdc.client.test $WORLD_CLIENT_FRONT client $cflags
+realm SERVICE.TEST kdc.service.test $WORLD_SERVICE_FRONT service $sflags
+host svc.service.test SERVICE.TEST
+SPEC
+  "$WORLD_ROOT/scripts/dnszone" start "$dir" "$dir/zone.spec" >/dev/null
+  # shellcheck disable=SC1091
+  . "$dir/dns.env"
+  world_config "$dir" CLIENT.TEST client "$WORLD_CLIENT_FRONT" "$WORLD_CLIENT_BACKEND"
+  world_config "$dir" SERVICE.TEST service "$WORLD_SERVICE_FRONT" "$WORLD_SERVICE_BACKEND"
+  # The users' krb5.conf: each realm's KDC is its kxoverd.
+  cat >"$dir/client-krb5.conf" <<CONF
+[libdefaults]
+    dns_lookup_kdc = false
+    dns_lookup_realm = false
+    dns_canonicalize_hostname = false
+    rdns = false
+    kdc_timesync = 0
+[realms]
+    CLIENT.TEST = {
+        kdc = 127.0.0.1:$WORLD_CLIENT_FRONT
+    }
+    SERVICE.TEST = {
+        kdc = 127.0.0.1:$WORLD_SERVICE_FRONT
+    }
+CONF
+  world_start "$dir" client
+  world_start "$dir" service
+}
+
+# world_config DIR REALM NAME FRONT_PORT BACKEND_PORT
+world_config() {
+  local dir=$1 realm=$2 name=$3 front=$4 backend=$5 host
+  host="kdc.$(printf '%s' "$realm" | tr 'A-Z' 'a-z')"
+  cat >"$dir/$name-kxover.conf" <<CONF
+[kxoverd]
+    listen = 127.0.0.1:$front [::1]:$front
+    backend_kdc = 127.0.0.1:$backend
+    tls_pool = embedded
+    dns_trust_anchor = $TRUST_ANCHOR
+    dns_forward = $DNS_STUB
+    dns_option = local-zone: test. transparent
+    pid_file = $dir/$name-kxoverd.pid
+[realms]
+    $realm = {
+        kdc_host = $host
+        certificate = $dir/$name.crt
+        private_key = $dir/$name.key
+        kadm5_mode = local
+        kdc_profile = $dir/realms/$realm/kdc.conf
+        krb5_config = $dir/realms/krb5.conf
+    }
+CONF
+}
+
+# world_start DIR NAME: kxoverd in the background, logging to DIR/NAME-kxoverd.log.
+world_start() {
+  local dir=$1 name=$2 i
+  "$KXOVERD" --config "$dir/$name-kxover.conf" </dev/null >"$dir/$name-kxoverd.log" 2>&1 &
+  echo $! >"$dir/$name-kxoverd.pid"
+  for i in $(seq 1 100); do
+    grep -q "kxoverd ready" "$dir/$name-kxoverd.log" 2>/dev/null && return 0
+    kill -0 "$(cat "$dir/$name-kxoverd.pid")" 2>/dev/null || break
+    sleep 0.05
+  done
+  world_log "kxoverd ($name) did not start:"; tail -20 "$dir/$name-kxoverd.log" >&2
+  return 1
+}
+
+world_stop_daemon() {
+  local dir=$1 name=$2 pid
+  [ -f "$dir/$name-kxoverd.pid" ] || return 0
+  pid=$(cat "$dir/$name-kxoverd.pid")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$dir/$name-kxoverd.pid"
+}
+
+world_down() {
+  local dir=$1
+  world_stop_daemon "$dir" client
+  world_stop_daemon "$dir" service
+  "$WORLD_ROOT/scripts/dnszone" stop "$dir" >/dev/null 2>&1 || true
+  "$WORLD_ROOT/scripts/realm" destroy "$dir/realms" >/dev/null 2>&1 || true
+}
+
+# world_user DIR CMD...: run a Kerberos client tool as the user of CLIENT.TEST.
+world_user() {
+  local dir=$1; shift
+  KRB5_CONFIG=$dir/client-krb5.conf KRB5CCNAME=FILE:$dir/alice.ccache "$@"
+}
