@@ -4,16 +4,9 @@
 #include <gnutls/abstract.h>
 #include <gnutls/dane.h>
 
-// Static inline helpers for what Swift cannot import or call directly:
-// macros and the gnutls_free global. (No system socket headers here: a
+// Static inline helpers for what Swift cannot call directly (the
+// gnutls_free global). (No system socket headers here: a
 // system module that includes them takes their declarations away from Glibc.)
-
-/// Frees a datum GnuTLS allocated (gnutls_free is a C global function pointer).
-static inline void kx_gnutls_free_datum(gnutls_datum_t *datum) {
-    if (datum->data != NULL) gnutls_free(datum->data);
-    datum->data = NULL;
-    datum->size = 0;
-}
 
 /// Copies the session's one-line description ("(TLS1.3)-(ECDHE-...)...")
 /// into `buffer` and frees GnuTLS's copy.

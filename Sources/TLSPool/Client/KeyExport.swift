@@ -104,16 +104,3 @@ struct ExporterRequest {
         }
     }
 }
-
-extension TLSPoolRecord {
-    /// Zeroes the payload bytes in their shared storage, so every transient
-    /// copy of a record that carried exporter output is wiped, not just a
-    /// copy-on-write duplicate. Deliberately bypasses value semantics: call it
-    /// only on records that are finished with.
-    func wipeStorage() {
-        data.withUnsafeBytes { raw in
-            guard let base = raw.baseAddress else { return }
-            memset(UnsafeMutableRawPointer(mutating: base), 0, raw.count)
-        }
-    }
-}

@@ -183,12 +183,6 @@ public final class TLSPoolConnection: @unchecked Sendable {
         partialFD = nil
         Descriptors.close(fileDescriptor)
     }
-
-    /// Half-closes or wakes a blocked reader without releasing the fd number
-    /// (safe while another thread may still use it).
-    public func shutdown() {
-        Glibc.shutdown(fileDescriptor, Int32(SHUT_RDWR))
-    }
 }
 
 extension Array where Element == UInt8 {
@@ -198,6 +192,19 @@ extension Array where Element == UInt8 {
         withUnsafeMutableBytes { raw in
             guard let base = raw.baseAddress else { return }
             memset(base, 0, raw.count)
+        }
+    }
+}
+
+extension TLSPoolRecord {
+    /// Zeroes the payload bytes in their shared storage, so every transient
+    /// copy of a record that carried exporter output is wiped, not just a
+    /// copy-on-write duplicate. Deliberately bypasses value semantics: call it
+    /// only on records that are finished with.
+    func wipeStorage() {
+        data.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return }
+            memset(UnsafeMutableRawPointer(mutating: base), 0, raw.count)
         }
     }
 }

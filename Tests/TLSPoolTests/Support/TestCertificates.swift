@@ -3,6 +3,9 @@ import KXOver
 import Foundation
 @testable import TLSPool
 
+/// Removed when the test process exits (a static never deinitialises).
+private let certificateDirectoryToRemove = Mutex<String?>(nil)
+
 /// KDC certificates made once per test run with scripts/kdccert (spec
 /// kxover §4.2 profile: SAN dNSName + id-pkinit-san krbtgt/REALM@REALM).
 struct TestCertificates: Sendable {
@@ -20,6 +23,10 @@ struct TestCertificates: Sendable {
         let base = ProcessInfo.processInfo.environment["KXOVER_TEST_TMP"] ?? NSTemporaryDirectory()
         dir = base + "/tlspool-certs-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        certificateDirectoryToRemove.withLock { $0 = dir }
+        atexit {
+            if let dir = certificateDirectoryToRemove.withLock({ $0 }) { try? FileManager.default.removeItem(atPath: dir) }
+        }
         try kdccert("kdc-a", "--host", "kdc.a.test", "--realm", "A.TEST")
         try kdccert("kdc-b", "--host", "kdc.b.test", "--realm", "B.TEST")
         try kdccert("ca", "--ca-root")
