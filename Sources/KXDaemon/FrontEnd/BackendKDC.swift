@@ -1,0 +1,96 @@
+import Glibc
+import KXEventLoop
+
+/// One request on its way to krb5kdc. Cancelling drops the completion.
+protocol BackendExchange: AnyObject {
+    func cancel()
+}
+
+typealias BackendCompletion = (Result<[UInt8], RelayFailure>) -> Void
+
+/// The loopback krb5kdc behind the front end. Sends one request at a time per
+/// exchange, over UDP (spec §3.4 retries) or over a fresh TCP connection (MIT
+/// serves one request per TCP connection). Completions always come later on
+/// the loop, never from inside `send`.
+///
+/// TCP exchanges run a few at a time and queue otherwise: krb5kdc listens
+/// with a backlog of 5 (a burst of connects beyond it stalls for a SYN
+/// retransmission, a second or more) and drops its oldest connection when it
+/// has more than 45. It serves one request at a time anyway.
+final class BackendKDC {
+    let address: SocketAddress
+    let loop: EventLoop
+    let limits: FrontEndConfiguration.Limits
+    let scratch: ScratchBuffer
+    /// Connected UDP sockets whose last exchange was one send and one reply:
+    /// nothing more can arrive on them, so the next request may reuse them.
+    private var idleUDPSockets: [Int32] = []
+    private var runningTCP = 0
+    private var queuedTCP: [BackendTCPExchange] = []
+    private(set) var isClosed = false
+
+    init(address: SocketAddress, loop: EventLoop, limits: FrontEndConfiguration.Limits, scratch: ScratchBuffer) {
+        self.address = address
+        self.loop = loop
+        self.limits = limits
+        self.scratch = scratch
+    }
+
+    deinit { close() }
+
+    func send(_ request: [UInt8], over transport: RelayTransport, completion: @escaping BackendCompletion) -> BackendExchange {
+        switch transport {
+        case .udp:
+            let exchange = BackendUDPExchange(request: request, backend: self, completion: completion)
+            exchange.start()
+            return exchange
+        case .tcp:
+            let exchange = BackendTCPExchange(request: request, backend: self, completion: completion)
+            exchange.armDeadline()
+            if runningTCP < limits.backendTCPConcurrency {
+                runningTCP += 1
+                exchange.connect()
+            } else {
+                queuedTCP.append(exchange)
+            }
+            return exchange
+        }
+    }
+
+    /// A TCP exchange that was running has ended: start the next queued one.
+    func tcpExchangeEnded() {
+        runningTCP -= 1
+        while runningTCP < limits.backendTCPConcurrency, !queuedTCP.isEmpty {
+            let next = queuedTCP.removeFirst()
+            guard next.isWaiting else { continue }
+            runningTCP += 1
+            next.connect()
+        }
+    }
+
+    /// A queued TCP exchange gave up (cancelled or timed out) before it ran.
+    func tcpExchangeLeftQueue(_ exchange: BackendTCPExchange) {
+        queuedTCP.removeAll { $0 === exchange }
+    }
+
+    func takeUDPSocket() throws(RelayFailure) -> Int32 {
+        if isClosed { throw .cancelled }
+        if let fd = idleUDPSockets.popLast() { return fd }
+        return try Sockets.connectedUDP(to: address)
+    }
+
+    func recycleUDPSocket(_ fd: Int32) {
+        if !isClosed && idleUDPSockets.count < limits.backendUDPSocketPool {
+            idleUDPSockets.append(fd)
+        } else {
+            Glibc.close(fd)
+        }
+    }
+
+    func close() {
+        isClosed = true
+        queuedTCP.removeAll()
+        idleUDPSockets.forEach { Glibc.close($0) }
+        idleUDPSockets.removeAll()
+    }
+}

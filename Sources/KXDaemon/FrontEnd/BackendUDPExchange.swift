@@ -1,0 +1,90 @@
+import Glibc
+import KXEventLoop
+
+/// One request to krb5kdc over UDP from a connected socket of its own. Spec
+/// §3.4: wait 2.0 s after the first send, then 1.0 s after each of up to
+/// three more, then give up. The first non-empty datagram is the reply.
+final class BackendUDPExchange: BackendExchange {
+    private let request: [UInt8]
+    private let backend: BackendKDC
+    private var completion: BackendCompletion?
+    private var fd: Int32 = -1
+    private var readable: Watch?
+    private var timer: Watch?
+    private var sends = 0
+    /// Last error the socket reported (ICMP port unreachable: ECONNREFUSED).
+    private var lastError: Int32?
+
+    init(request: [UInt8], backend: BackendKDC, completion: @escaping BackendCompletion) {
+        self.request = request
+        self.backend = backend
+        self.completion = completion
+    }
+
+    deinit { release(reusable: false) }
+
+    func start() {
+        do {
+            fd = try backend.takeUDPSocket()
+        } catch {
+            timer = backend.loop.schedule(after: 0) { [weak self] in self?.finish(.failure(error)) }
+            return
+        }
+        readable = backend.loop.watch(fd: fd, events: .readable) { [weak self] _ in self?.receive() }
+        sendOnce()
+    }
+
+    func cancel() {
+        completion = nil
+        release(reusable: false)
+    }
+
+    private func sendOnce() {
+        sends += 1
+        let result = request.withUnsafeBytes { Sockets.write(fd, $0) }
+        if case .failed(let code) = result { lastError = code }
+        let waits = backend.limits.backendUDPWaits
+        timer = backend.loop.schedule(after: waits[sends - 1]) { [weak self] in self?.waited() }
+    }
+
+    private func waited() {
+        if sends < backend.limits.backendUDPWaits.count {
+            sendOnce()
+        } else {
+            finish(.failure(lastError.map { .backendUnreachable($0) } ?? .backendTimedOut))
+        }
+    }
+
+    private func receive() {
+        while completion != nil {
+            switch Sockets.read(fd, into: backend.scratch.bytes) {
+            case .done(let count):
+                return finish(.success(backend.scratch.copy(count)))
+            case .endOfStream:
+                continue   // an empty datagram is no reply
+            case .wouldBlock:
+                return
+            case .failed(let code):
+                lastError = code   // keep waiting: the next send may find krb5kdc back
+            }
+        }
+    }
+
+    private func finish(_ result: Result<[UInt8], RelayFailure>) {
+        guard let completion else { return }
+        self.completion = nil
+        // One send, one reply: no late duplicate can reach a reused socket.
+        if case .success = result { release(reusable: sends == 1) } else { release(reusable: false) }
+        completion(result)
+    }
+
+    private func release(reusable: Bool) {
+        readable?.cancel()
+        readable = nil
+        timer?.cancel()
+        timer = nil
+        guard fd >= 0 else { return }
+        if reusable { backend.recycleUDPSocket(fd) } else { Glibc.close(fd) }
+        fd = -1
+    }
+}

@@ -1,0 +1,35 @@
+/// Plain event counts for metrics; they only ever grow.
+public struct FrontEndCounters: Sendable, Equatable {
+    /// New UDP requests relayed to the backend (retransmissions not included).
+    public var udpRequests = 0
+    /// Framed TCP messages relayed to the backend.
+    public var tcpRequests = 0
+    public var tcpConnectionsAccepted = 0
+    /// Replies handed to clients.
+    public var udpReplies = 0
+    public var tcpReplies = 0
+    /// Requests that got no reply from the backend (down, timeout, bad reply).
+    public var relayErrors = 0
+    /// Framed KRB-ERROR 61 sent: PROBE, unknown flags, over-long frames, and
+    /// STARTTLS when no acceptor is configured.
+    public var refusals = 0
+    /// Connections closed for what they sent: KX-REQ without TLS, KX-REP,
+    /// frames below the minimum, and idle timeouts.
+    public var protocolDisconnects = 0
+    public var startTLSHandoffs = 0
+    /// Identical UDP datagrams absorbed while their request was in flight or held.
+    public var absorbedRetries = 0
+    /// Requests given to a `RelayInterceptor`, and the replays it asked for.
+    public var intercepted = 0
+    public var replays = 0
+    /// Held requests the interceptor never delivered within the hold timeout.
+    public var holdsExpired = 0
+    /// UDP datagrams dropped at the in-flight cap, and times accepting paused
+    /// (connection cap or out of descriptors).
+    public var udpOverloadDrops = 0
+    public var acceptPauses = 0
+    /// Replies that could not be sent to a client (gone, buffer full).
+    public var clientSendErrors = 0
+
+    public init() {}
+}
