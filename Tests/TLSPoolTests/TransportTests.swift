@@ -76,6 +76,58 @@ struct TransportTests {
         #expect(throws: TLSPoolTransportError.self) { try TLSPoolConnection.connect(path: path + ".missing") }
     }
 
+    /// sendmsg with `fds` as one SCM_RIGHTS message (cmsghdr laid out by hand:
+    /// 16-byte header on LP64, 8-byte alignment), carrying `bytes`.
+    func sendWithDescriptors(_ socket: Int32, _ bytes: [UInt8], _ fds: [Int32]) -> Int {
+        let header = 16, payload = fds.count * 4
+        var control = [UInt8](repeating: 0, count: header + (payload + 7) / 8 * 8)
+        control.withUnsafeMutableBytes { raw in
+            raw.storeBytes(of: header + payload, toByteOffset: 0, as: Int.self)    // cmsg_len
+            raw.storeBytes(of: Int32(SOL_SOCKET), toByteOffset: 8, as: Int32.self)  // cmsg_level
+            raw.storeBytes(of: Int32(1), toByteOffset: 12, as: Int32.self)          // cmsg_type SCM_RIGHTS
+            for (index, fd) in fds.enumerated() { raw.storeBytes(of: fd, toByteOffset: header + 4 * index, as: Int32.self) }
+        }
+        var data = bytes
+        return data.withUnsafeMutableBytes { dataBytes in
+            control.withUnsafeMutableBytes { controlBytes in
+                var vector = iovec(iov_base: dataBytes.baseAddress, iov_len: dataBytes.count)
+                return withUnsafeMutablePointer(to: &vector) { vectorPointer in
+                    var message = msghdr()
+                    message.msg_iov = vectorPointer
+                    message.msg_iovlen = 1
+                    message.msg_control = controlBytes.baseAddress
+                    message.msg_controllen = controlBytes.count
+                    return sendmsg(socket, &message, 0)
+                }
+            }
+        }
+    }
+
+    @Test func extraDescriptorsAreClosedAndTruncationIsRefused() throws {
+        let (reader, writerFD) = try TLSPoolConnection.pair()
+        defer { close(writerFD) }
+        let pairs = try (0..<12).map { _ in try Descriptors.socketPair() }   // the control buffer holds 8
+        defer { pairs.forEach { close($0.0) } }
+        let inodes = pairs.map { DescriptorAudit.inode(of: $0.1) }
+        let record = TLSPoolRecord(command: .prng, reqid: 5).encoded()
+
+        // Two descriptors with one record: the first is kept, the second closed.
+        #expect(sendWithDescriptors(writerFD, record, [pairs[0].1, pairs[1].1]) == 388)
+        let (records, _) = try reader.readAvailable()
+        #expect(records.count == 1 && records[0].passedFD != nil)
+        Descriptors.close(records[0].passedFD)
+        close(pairs[0].1)
+        close(pairs[1].1)
+        #expect(DescriptorAudit.isGone(socketInode: inodes[0], within: 1) && DescriptorAudit.isGone(socketInode: inodes[1], within: 1))
+
+        // More than the control buffer holds: MSG_CTRUNC, a protocol violation, nothing kept.
+        let many = pairs[2...].map(\.1)
+        #expect(sendWithDescriptors(writerFD, record, Array(many)) == 388)
+        many.forEach { close($0) }
+        #expect(throws: TLSPoolTransportError.protocolViolation("control message truncated (MSG_CTRUNC)")) { _ = try reader.readAvailable() }
+        for inode in inodes[2...] { #expect(DescriptorAudit.isGone(socketInode: inode, within: 1)) }
+    }
+
     @Test func sealedMemfdCarriesExactBytes() throws {
         let bytes: [UInt8] = [0, 1, 0, 2]
         let fd = bytes.withUnsafeBytes { kx_fdpass_memfd("test", $0.baseAddress, $0.count) }
