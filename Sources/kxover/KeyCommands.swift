@@ -116,6 +116,9 @@ struct Show: ParsableCommand {
     @Argument(help: "The crossover principal, krbtgt/SERVICE.REALM@CLIENT.REALM.")
     var principal: String
 
+    @Flag(help: "Also print an unkeyed SHA-1 digest of each key, to compare two KDBs without showing keys.")
+    var digests = false
+
     func run() throws {
         let configuration = try options.load()
         let principal = try parseCrossoverPrincipal(self.principal)
@@ -129,11 +132,20 @@ struct Show: ParsableCommand {
         case .foreign(let policy):
             print("\(principal) in the \(realm.name) KDB is not managed by kxover (policy: \(policy ?? "none"))")
         case .managed(let set):
-            print("\(principal) in the \(realm.name) KDB, managed by kxover")
+            // The realm is left out of the heading so that two KDBs' outputs compare equal.
+            print("\(principal), managed by kxover")
             if set.versions.isEmpty { print("  no keys") }
             for version in set.versions {
                 print("  kvno \(version.kvno): \(describe(version.etypes))")
                 print("    valid from \(describe(version.from)) till \(describe(version.till)) UTC")
+                if digests {
+                    let keys: [(etype: Int32, digest: [UInt8])]
+                    do { keys = try session.storedKeys(principal, kvno: version.kvno) }
+                    catch let failure as Krb5Failure { throw CLIError("\(realm.name): \(failure)") }
+                    for key in keys.sorted(by: { $0.etype < $1.etype }) {
+                        print("    \(Etype.name(key.etype)) sha1 \(Hex.string(key.digest))")
+                    }
+                }
             }
         }
     }

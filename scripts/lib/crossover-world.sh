@@ -21,10 +21,11 @@ world_up() {
   WORLD_CLIENT_FRONT=${ports[0]} WORLD_CLIENT_BACKEND=${ports[1]}
   WORLD_SERVICE_FRONT=${ports[2]} WORLD_SERVICE_BACKEND=${ports[3]}
   # Certificates: a KDC host name and krbtgt/REALM@REALM in id-pkinit-san.
+  # CERT_ARGS replace the realm arguments (e.g. "--realm OTHER.TEST" for a certificate naming another realm).
   # shellcheck disable=SC2086
-  "$WORLD_ROOT/scripts/kdccert" "$dir" client --host kdc.client.test --realm CLIENT.TEST $ccert >/dev/null
+  "$WORLD_ROOT/scripts/kdccert" "$dir" client --host kdc.client.test ${ccert:---realm CLIENT.TEST} >/dev/null
   # shellcheck disable=SC2086
-  "$WORLD_ROOT/scripts/kdccert" "$dir" service --host kdc.service.test --realm SERVICE.TEST $scert >/dev/null
+  "$WORLD_ROOT/scripts/kdccert" "$dir" service --host kdc.service.test ${scert:---realm SERVICE.TEST} >/dev/null
   # The realms, with krb5kdc on the backend ports.
   "$WORLD_ROOT/scripts/realm" init "$dir/realms" CLIENT.TEST --kdc-port "$WORLD_CLIENT_BACKEND" \
     --kadmind-port "${ports[4]}" --kpasswd-port "${ports[5]}" >/dev/null

@@ -48,6 +48,8 @@ public final class CrossoverEngine {
     private var inFlight: [String: (record: ClientCrossover, waiters: [(Result<ClientCrossover.Success, KXError>) -> Void])] = [:]
     private var failures: [String: (until: Double, error: KXError, streak: Int)] = [:]
     private var serverConnections: [ObjectIdentifier: ServerConnection] = [:]
+    /// Crossover principals known to hold a usable key, until when.
+    private var knownKeys: [Principal: KerberosTime] = [:]
     private var sequence = 0
 
     public init(loop: EventLoop, realms: [LocalRealm], resolver: Resolver, pool: TLSPoolClient, logger: Logger,
@@ -105,6 +107,7 @@ public final class CrossoverEngine {
         case .success(let success):
             counters.clientSucceeded += 1
             failures[key] = nil
+            knownKeys[.crossover(client: success.clientRealm, service: success.serviceRealm)] = success.till
             note("\(entry.record.id) ok \(success.clientRealm) → \(success.serviceRealm) kvno \(success.kvno) etypes \(success.etypes) via \(success.peerHost)")
         case .failure(let error):
             counters.clientFailed += 1
@@ -160,6 +163,33 @@ extension CrossoverEngine: StartTLSAcceptor {
         let connection = ServerConnection(handoff: handoff, engine: self, pool: pool, loop: loop, logger: logger)
         serverConnections[ObjectIdentifier(connection)] = connection
         connection.start()
+    }
+}
+
+extension CrossoverEngine {
+    /// Before a request reaches krb5kdc: a TGS-REQ for krbtgt/REMOTE@LOCAL
+    /// whose key is not known to exist is held while the exchange runs, then
+    /// forwarded (after a failure too: the KDC then answers as it would have).
+    public func requestArrived(_ request: [UInt8], client: RelayClient, forward: @escaping () -> Void) {
+        guard let decision = CrossoverTrigger.crossRealmTarget(of: request, localRealms: localRealms),
+              case .realm(let remote) = decision.target, let local = realms[decision.localRealm] else { return forward() }
+        let principal = Principal.crossover(client: decision.localRealm, service: remote)
+        let now = ports.now
+        if let till = knownKeys[principal], now < till { return forward() }
+        local.keyStore.inspect(principal) { [weak self] entry in
+            guard let self else { return forward() }
+            switch entry {
+            case .success(.managed(let set)) where set.versions.contains(where: { ($0.till ?? now) > now && $0.from.map { $0 <= now } ?? true }):
+                self.knownKeys[principal] = set.versions.compactMap(\.till).max() ?? now.adding(seconds: 3_600)
+                forward()
+            case .success(.foreign), .failure:
+                forward()
+            case .success:
+                self.counters.triggers += 1
+                self.logger.info("trigger: \(client) asked \(decision.localRealm) for krbtgt/\(remote); holding the request")
+                self.crossover(from: decision.localRealm, to: decision.target) { _ in forward() }
+            }
+        }
     }
 }
 

@@ -10,6 +10,19 @@ public enum CrossoverTrigger {
         public let target: ClientCrossover.Target
     }
 
+    /// Before the KDC sees it: a TGS-REQ asking one of our realms for
+    /// `krbtgt/REMOTE`. MIT krb5kdc caches its answer to a request's exact
+    /// bytes (its lookaside cache, about two minutes), so a request replayed
+    /// after an exchange would get the cached KRB-ERROR 7 again; the engine
+    /// therefore holds such a request *before* forwarding it whenever the
+    /// crossover key is not known to exist.
+    public static func crossRealmTarget(of request: [UInt8], localRealms: Set<String>) -> Decision? {
+        guard request.first == 0x6C, let peek = try? KDCRequestPeek(derEncoded: request), peek.kind == .tgsRequest,
+              localRealms.contains(peek.realm), let remote = peek.sname?.krbtgtRealm,
+              remote != peek.realm, RealmName.isValid(remote), !localRealms.contains(remote) else { return nil }
+        return Decision(localRealm: peek.realm, target: .realm(remote))
+    }
+
     public static func decide(request: [UInt8], reply: [UInt8], localRealms: Set<String>,
                               hostBased: Bool = false) -> Decision? {
         guard reply.first == KRBError.applicationTag, request.first == 0x6C,
