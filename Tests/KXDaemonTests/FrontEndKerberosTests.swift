@@ -74,6 +74,31 @@ struct FrontEndKerberosTests {
         #expect(harness.frontEnd.udpRequestsInFlight == 0)
     }
 
+    /// Held before krb5kdc sees it (the engine's way around krb5kdc's
+    /// lookaside cache): retransmissions are absorbed, krb5kdc gets it once.
+    @Test func requestHeldBeforeForwardingReachesTheKDCOnce() throws {
+        let harness = try FrontEndHarness()
+        let interceptor = FakeInterceptor(loop: harness.loop, mode: .keep, holdBeforeForward: 1.2)
+        harness.frontEnd.interceptor = interceptor
+        let udp = try TestClientSocket(udpTo: harness.address)
+        let tcp = try TestClientSocket(tcpTo: harness.address)
+        let request = harness.realm.asRequest()
+        udp.send(request)
+        tcp.send(TCPFraming.frame(harness.realm.asRequest()))
+        harness.idle(0.5)
+        udp.send(request)
+        harness.idle(0.5)
+        #expect(udp.datagrams().isEmpty && tcp.pump().received.isEmpty && interceptor.seen.isEmpty)
+        #expect(harness.drive { interceptor.kept.count == 2 })
+        for (held, index) in zip(interceptor.kept, 0...) { held.deliver(interceptor.seen[index].reply) }
+        var replies: [[UInt8]] = []
+        #expect(harness.drive { replies += udp.datagrams(); return !replies.isEmpty && tcp.pump().firstFrame != nil })
+        #expect(krbErrorCode(replies.first) == 25 && krbErrorCode(tcp.firstFrame) == 25)
+        let counters = harness.frontEnd.counters
+        #expect(counters.heldBeforeBackend == 2 && counters.absorbedRetries == 1 && counters.udpRequests == 1)
+        #expect(interceptor.arrived.count == 2)
+    }
+
     /// After delivery the request is forgotten: a later duplicate is a new
     /// request (our reply may have been lost), answered by krb5kdc again.
     @Test func duplicateAfterTheAnswerIsRelayedAgain() throws {
@@ -261,13 +286,26 @@ final class FakeInterceptor: RelayInterceptor {
 
     let loop: EventLoop
     let mode: Mode
+    /// Hold each request this long before forwarding it; nil forwards at once.
+    let holdBeforeForward: Double?
+    private(set) var arrived: [RelayClient] = []
     private(set) var seen: [(request: [UInt8], reply: [UInt8], client: RelayClient)] = []
     private(set) var kept: [Held] = []
     private(set) var replayResults: [Result<[UInt8], RelayFailure>] = []
 
-    init(loop: EventLoop, mode: Mode) {
+    init(loop: EventLoop, mode: Mode, holdBeforeForward: Double? = nil) {
         self.loop = loop
         self.mode = mode
+        self.holdBeforeForward = holdBeforeForward
+    }
+
+    func requestArrived(_ request: [UInt8], client: RelayClient, forward: @escaping () -> Void) {
+        arrived.append(client)
+        guard let holdBeforeForward else { return forward() }
+        loop.schedule(after: holdBeforeForward) {
+            forward()
+            forward()   // only the first counts
+        }
     }
 
     func backendReplied(request: [UInt8], reply: [UInt8], client: RelayClient,

@@ -149,24 +149,25 @@ func krbErrorCode(_ message: [UInt8]?) -> Int32? {
 
 /// Sockets open in this process that belong to a front end: bound to its
 /// public port, or connected to its backend's port. Counting exactly these
-/// (not all of /proc/self/fd) stays true while other tests run in parallel.
+/// (not all of /proc/self/fd) stays true while other tests run in parallel;
+/// each descriptor is asked directly (getsockname/getpeername), because
+/// /proc/net tables read while other tests open sockets can skip entries.
 func frontEndSocketCount(publicPort: UInt16, backendPort: UInt16) -> Int {
-    var inodes = Set<String>()
-    for table in ["tcp", "tcp6", "udp", "udp6"] {
-        guard let text = try? String(contentsOfFile: "/proc/net/\(table)", encoding: .utf8) else { continue }
-        for line in text.split(separator: "\n").dropFirst() {
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard fields.count > 9 else { continue }
-            func port(_ field: Substring) -> UInt16? { field.split(separator: ":").last.flatMap { UInt16($0, radix: 16) } }
-            // Listening/bound sockets and accepted connections show the public
-            // port locally; backend sockets show the backend port remotely.
-            if port(fields[1]) == publicPort || port(fields[2]) == backendPort { inodes.insert(String(fields[9])) }
-        }
-    }
-    let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+    let fds = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap { Int32($0) }
     return fds.filter { fd in
         guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(fd)"),
               target.hasPrefix("socket:[") else { return false }
-        return inodes.contains(String(target.dropFirst(8).dropLast()))
+        return port(of: fd, peer: false) == publicPort || port(of: fd, peer: true) == backendPort
     }.count
+}
+
+/// The local or peer port of an inet socket, nil otherwise.
+func port(of fd: Int32, peer: Bool) -> UInt16? {
+    var storage = sockaddr_storage()
+    var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+    let ok = withUnsafeMutablePointer(to: &storage) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { (peer ? getpeername(fd, $0, &length) : getsockname(fd, $0, &length)) == 0 }
+    }
+    guard ok, storage.ss_family == sa_family_t(AF_INET) || storage.ss_family == sa_family_t(AF_INET6) else { return nil }
+    return withUnsafeBytes(of: &storage) { UInt16(bigEndian: $0.load(fromByteOffset: 2, as: UInt16.self)) }
 }

@@ -19,7 +19,9 @@ public struct FrontEndCounters: Sendable, Equatable {
     public var startTLSHandoffs = 0
     /// Identical UDP datagrams absorbed while their request was in flight or held.
     public var absorbedRetries = 0
-    /// Requests given to a `RelayInterceptor`, and the replays it asked for.
+    /// Requests the interceptor held before forwarding them to the backend.
+    public var heldBeforeBackend = 0
+    /// Backend replies given to a `RelayInterceptor`, and the replays it asked for.
     public var intercepted = 0
     public var replays = 0
     /// Held requests the interceptor never delivered within the hold timeout.

@@ -1,9 +1,13 @@
 import KXEventLoop
 
-/// One client request from receipt to its answer: relayed to krb5kdc, shown
-/// to the interceptor (which may hold it and ask for replays), and answered
-/// at most once. Transport-neutral: the owner supplies where the answer goes
+/// One client request from receipt to its answer: shown to the interceptor
+/// (which may hold it before forwarding), relayed to krb5kdc, its reply shown
+/// to the interceptor (which may hold it and ask for replays), and answered at
+/// most once. Transport-neutral: the owner supplies where the answer goes
 /// (`answer`) and what to do when there will be none (`abandon`).
+///
+///     arrived ─forward→ relaying ─reply→ replied ─deliver→ answered
+///     any hold ─holdTimeout→ abandoned     relaying ─backend failure→ abandoned
 final class RelayedRequest {
     let request: [UInt8]
     let client: RelayClient
@@ -12,6 +16,7 @@ final class RelayedRequest {
     /// Called once when the request ends without an answer (backend failure
     /// or hold expiry); never after `answer` or `cancel`.
     private let abandon: () -> Void
+    private var forwarded = false
     private var attempt: BackendExchange?
     private var replays: [Int: (exchange: BackendExchange, completion: BackendCompletion)] = [:]
     private var replaysUsed = 0
@@ -28,14 +33,33 @@ final class RelayedRequest {
     }
 
     func start() {
-        attempt = context.backend.send(request, over: client.transport) { [weak self] result in
-            self?.backendAnswered(result)
-        }
+        guard let interceptor = context.interceptor else { return forward() }
+        startHold()
+        interceptor.requestArrived(request, client: client, forward: { [weak self] in self?.forward() })
+        if !forwarded && !isFinished { context.counters.heldBeforeBackend += 1 }
     }
 
     /// The client went away or the front end closes: no answer, no abandon.
     func cancel() {
         finish()
+    }
+
+    private func forward() {
+        guard !isFinished, !forwarded else { return }
+        forwarded = true
+        stopHold()
+        attempt = context.backend.send(request, over: client.transport) { [weak self] result in
+            self?.backendAnswered(result)
+        }
+    }
+
+    private func startHold() {
+        holdTimer = context.loop.schedule(after: context.limits.holdTimeout) { [weak self] in self?.holdExpired() }
+    }
+
+    private func stopHold() {
+        holdTimer?.cancel()
+        holdTimer = nil
     }
 
     private func backendAnswered(_ result: Result<[UInt8], RelayFailure>) {
@@ -48,7 +72,7 @@ final class RelayedRequest {
         case .success(let reply):
             guard let interceptor = context.interceptor else { return deliver(reply) }
             context.counters.intercepted += 1
-            holdTimer = context.loop.schedule(after: context.limits.holdTimeout) { [weak self] in self?.holdExpired() }
+            startHold()
             let loop = context.loop
             interceptor.backendReplied(
                 request: request, reply: reply, client: client,
@@ -95,8 +119,7 @@ final class RelayedRequest {
     private func finish() {
         guard !isFinished else { return }
         isFinished = true
-        holdTimer?.cancel()
-        holdTimer = nil
+        stopHold()
         attempt?.cancel()
         attempt = nil
         let pending = replays.values

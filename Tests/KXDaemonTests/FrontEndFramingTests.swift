@@ -1,0 +1,212 @@
+import Foundation
+import KXDaemon
+import KXEventLoop
+import KXOver
+import Testing
+
+/// What a TCP client can send the public port besides plain Kerberos
+/// (spec §3.2–3.4, §8.4): RFC 5021 flag words, STARTTLS, KX messages
+/// without TLS, bad lengths, and any split of the bytes.
+@Suite("KDC front end: TCP framing, refusals and STARTTLS")
+struct FrontEndFramingTests {
+    /// Sends `bytes` on a fresh connection; returns what came back before the
+    /// front end closed the connection.
+    private func exchange(_ harness: FrontEndHarness, _ bytes: [UInt8]) throws -> TestClientSocket {
+        let client = try TestClientSocket(tcpTo: harness.address)
+        client.send(bytes)
+        #expect(harness.drive { client.pump().isClosedByPeer })
+        return client
+    }
+
+    /// A framed KRB-ERROR 61 naming our realm with our bitmask in e-data,
+    /// the whole of what was received, ended by an orderly close.
+    private func expectRefusal(_ client: TestClientSocket, sourceLocation: SourceLocation = #_sourceLocation) {
+        let error = client.firstFrame.flatMap { try? KRBError(derEncoded: $0) }
+        #expect(error?.errorCode == KerberosErrorCode.fieldTooLong, sourceLocation: sourceLocation)
+        #expect(error?.realm == "FRONT.TEST", sourceLocation: sourceLocation)
+        #expect(error?.eData == [0, 0, 0, 1], sourceLocation: sourceLocation)
+        #expect(client.received.count == 4 + (client.firstFrame?.count ?? -4), sourceLocation: sourceLocation)
+        #expect(!client.resetByPeer, sourceLocation: sourceLocation)
+    }
+
+    @Test func probeIsRefusedWithOurExtensions() throws {
+        let harness = try FrontEndHarness()
+        expectRefusal(try exchange(harness, TCPFraming.probe))
+        #expect(harness.frontEnd.counters.refusals == 1 && harness.frontEnd.counters.tcpRequests == 0)
+    }
+
+    @Test func unknownExtensionFlagsAreRefused() throws {
+        let harness = try FrontEndHarness()
+        for word: [UInt8] in [[0x80, 0, 0, 0x02], [0x80, 0, 0, 0x03], [0xFF, 0xFF, 0xFF, 0xFF]] {
+            expectRefusal(try exchange(harness, word))
+        }
+        #expect(harness.frontEnd.counters.refusals == 3)
+    }
+
+    @Test func overLongLengthsAreRefused() throws {
+        let harness = try FrontEndHarness()
+        for length: UInt32 in [1_048_573, 0x0020_0000, 0x7FFF_FFFF] {
+            expectRefusal(try exchange(harness, TCPFraming.bigEndian(length)))
+        }
+        #expect(harness.frontEnd.counters.refusals == 3)
+    }
+
+    /// The refusal must survive a client that keeps sending: closing with
+    /// unread input would reset the connection and could destroy it.
+    @Test func refusalArrivesIntactWhileTheClientKeepsSending() throws {
+        let harness = try FrontEndHarness()
+        let client = try TestClientSocket(tcpTo: harness.address)
+        client.send(TCPFraming.bigEndian(0x0100_0000) + [UInt8](repeating: 0x41, count: 200_000))
+        #expect(harness.drive { client.pump().isClosedByPeer })
+        expectRefusal(client)
+    }
+
+    @Test func kxRequestWithoutTLSAndKXReplyAreDisconnected() throws {
+        let harness = try FrontEndHarness()
+        for tag: UInt8 in [0x72, 0x73] {
+            let client = try exchange(harness, TCPFraming.frame([tag] + [UInt8](repeating: 0x30, count: 40)))
+            #expect(client.received.isEmpty)
+        }
+        let counters = harness.frontEnd.counters
+        #expect(counters.protocolDisconnects == 2 && counters.tcpRequests == 0 && counters.refusals == 0)
+    }
+
+    @Test func lengthBelowTheMinimumIsDisconnected() throws {
+        let harness = try FrontEndHarness()
+        let client = try exchange(harness, [0, 0, 0, 5] + Array("hello".utf8))
+        #expect(client.received.isEmpty)
+        #expect(harness.frontEnd.counters.protocolDisconnects == 1)
+    }
+
+    @Test func startTLSIsHandedToTheAcceptorWithPendingBytes() throws {
+        let harness = try FrontEndHarness()
+        let acceptor = FakeAcceptor()
+        harness.frontEnd.startTLSAcceptor = acceptor
+        let client = try TestClientSocket(tcpTo: harness.address)
+        let clientHello: [UInt8] = [0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5]
+        client.send(TCPFraming.startTLSRequest + clientHello)   // eager client: hello before our answer
+        #expect(harness.drive { acceptor.handoffs.count == 1 })
+        #expect(harness.drive { client.pump().received.count == 4 })
+        #expect(client.received == TCPFraming.startTLSAccepted)
+        let handoff = try #require(acceptor.handoffs.first)
+        #expect(handoff.pendingBytes == clientHello)
+        #expect(handoff.peer.port == localPort(of: client.fd))
+        #expect(handoff.local == harness.address)
+        #expect(fcntl(handoff.fd, F_GETFD) & FD_CLOEXEC != 0)
+        // The socket is the client's connection, now the acceptor's alone.
+        #expect(write(handoff.fd, "server", 6) == 6)
+        #expect(harness.drive { client.pump().received.count == 10 })
+        #expect(harness.frontEnd.openTCPConnections == 0 && harness.frontEnd.counters.startTLSHandoffs == 1)
+        close(handoff.fd)
+        #expect(harness.drive { client.pump().isClosedByPeer })
+    }
+
+    @Test func startTLSAfterOrdinaryRequestsOnOneConnection() throws {
+        let harness = try FrontEndHarness()
+        let acceptor = FakeAcceptor()
+        harness.frontEnd.startTLSAcceptor = acceptor
+        let client = try TestClientSocket(tcpTo: harness.address)
+        // Two requests in one write, then STARTTLS once both are answered.
+        client.send(TCPFraming.frame(harness.realm.asRequest()) + TCPFraming.frame(harness.realm.asRequest()))
+        var frames: [[UInt8]] = []
+        #expect(harness.drive {
+            client.pump()
+            frames = splitFrames(client.received)
+            return frames.count == 2
+        })
+        #expect(frames.allSatisfy { krbErrorCode($0) == 25 })
+        client.send(TCPFraming.startTLSRequest)
+        #expect(harness.drive { acceptor.handoffs.count == 1 })
+        #expect(acceptor.handoffs[0].pendingBytes.isEmpty)
+        close(acceptor.handoffs[0].fd)
+        #expect(harness.frontEnd.counters.tcpRequests == 2 && harness.frontEnd.counters.tcpReplies == 2)
+    }
+
+    @Test func startTLSWithoutAnAcceptorIsRefused() throws {
+        let harness = try FrontEndHarness()
+        expectRefusal(try exchange(harness, TCPFraming.startTLSRequest))
+        #expect(harness.frontEnd.counters.startTLSHandoffs == 0)
+    }
+
+    @Test func requestSentOneByteAtATimeIsRelayed() throws {
+        let harness = try FrontEndHarness()
+        let client = try TestClientSocket(tcpTo: harness.address)
+        for byte in TCPFraming.frame(harness.realm.asRequest()) {
+            client.send([byte])
+            harness.idle(0.001)
+        }
+        #expect(harness.drive { client.pump().firstFrame != nil })
+        #expect(krbErrorCode(client.firstFrame) == 25)
+    }
+
+    @Test func silentConnectionIsClosedAfterTheIdleTimeout() throws {
+        var limits = FrontEndHarness.testLimits
+        limits.idleTimeout = 0.3
+        let harness = try FrontEndHarness(limits: limits)
+        let silent = try TestClientSocket(tcpTo: harness.address)
+        let partial = try TestClientSocket(tcpTo: harness.address)
+        partial.send([0, 0, 1])   // a slow client does not push the deadline back
+        let started = Date()
+        #expect(harness.drive { silent.pump().isClosedByPeer && partial.pump().isClosedByPeer })
+        #expect(Date().timeIntervalSince(started) >= 0.25)
+        #expect(harness.frontEnd.counters.protocolDisconnects == 2)
+    }
+
+    /// Arbitrary bytes from peers never crash the front end, and it keeps
+    /// serving afterwards.
+    @Test func arbitraryBytesFromPeersAreSurvived() throws {
+        let harness = try FrontEndHarness()
+        var generator = SeededGenerator(seed: 0x6B78_6F76)
+        var clients: [TestClientSocket] = []
+        for round in 0..<100 {
+            let length = Int.random(in: 0...64, using: &generator)
+            var bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            if round % 3 == 0 && bytes.count >= 4 { bytes[0] = 0 }   // plausible lengths too
+            let client = try TestClientSocket(tcpTo: harness.address)
+            client.send(bytes)
+            if round % 2 == 0 { client.shutdownSending() }
+            clients.append(client)
+            let udp = try TestClientSocket(udpTo: harness.address)
+            udp.send(bytes)
+        }
+        harness.idle(0.5)
+        clients.removeAll()
+        let check = try TestClientSocket(tcpTo: harness.address)
+        check.send(TCPFraming.frame(harness.realm.asRequest()))
+        #expect(harness.drive { check.pump().firstFrame != nil })
+        #expect(krbErrorCode(check.firstFrame) == 25)
+    }
+}
+
+final class FakeAcceptor: StartTLSAcceptor {
+    private(set) var handoffs: [StartTLSHandoff] = []
+    func acceptStartTLS(_ handoff: StartTLSHandoff) { handoffs.append(handoff) }
+}
+
+/// Complete frames in `bytes`, without their lengths.
+func splitFrames(_ bytes: [UInt8]) -> [[UInt8]] {
+    var frames: [[UInt8]] = []
+    var offset = 0
+    while bytes.count - offset >= 4 {
+        let length = Int(bytes[offset..<(offset + 4)].reduce(UInt32(0)) { $0 << 8 | UInt32($1) } & 0x7FFF_FFFF)
+        guard bytes.count - offset - 4 >= length else { break }
+        frames.append(Array(bytes[(offset + 4)..<(offset + 4 + length)]))
+        offset += 4 + length
+    }
+    return frames
+}
+
+func localPort(of fd: Int32) -> UInt16 { port(of: fd, peer: false) ?? 0 }
+
+/// SplitMix64: reproducible "random" bytes.
+struct SeededGenerator: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
