@@ -183,3 +183,11 @@ ssize_t kx_io_push(void *pointer, const void *buffer, size_t length) {
 int kx_io_pull_timeout(void *pointer, unsigned int ms) {
     return kx_io_wait(pointer, POLLIN, ms >= (unsigned int)INT_MAX ? -1 : (int)ms);
 }
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+void kx_fdpass_set_nodelay(int fd) {
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}

@@ -50,7 +50,7 @@ public final class Daemon {
                 keyStore: KadmKeyStore(configuration: realm.kadmin, executor: executor))
         }
         engine = CrossoverEngine(loop: loop, realms: locals, resolver: resolver, pool: poolClient, logger: logger,
-                                 hostBasedTriggers: configuration.hostBasedTriggers)
+                                 hostBasedTriggers: configuration.hostBasedTriggers, knownKeyTTL: configuration.knownKeyTTL)
         let frontConfiguration = FrontEndConfiguration(
             realm: realms[0].name,
             listen: try configuration.listen.map { try SocketAddress(parsing: $0, defaultPort: 88) },

@@ -33,6 +33,11 @@ int kx_fdpass_socketpair(int type, int fds[2]);
 /// An eventfd (non-blocking, close-on-exec) that pollers watch to be woken;
 /// kx_fdpass_wake_signal makes it readable for good. Returns -1 on error.
 int kx_fdpass_wake_fd(void);
+
+/// Turns off Nagle's algorithm on a TCP socket (no-op for other sockets): KX
+/// messages are small request/response writes that must not wait for a
+/// delayed ACK (about 40 ms on Linux).
+void kx_fdpass_set_nodelay(int fd);
 void kx_fdpass_wake_signal(int fd);
 
 /// The transport of one TLS session: the TCP socket, a cancel descriptor that

@@ -35,6 +35,9 @@ public struct Configuration: Sendable {
     public var hostBasedTriggers = false
     /// `[kxoverd]` pid_file.
     public var pidFile: String?
+    /// `[kxoverd]` known_key_ttl: how long a crossover key seen in the KDB is
+    /// trusted to still be there before the KDB is asked again (default 60s).
+    public var knownKeyTTL: Int64 = 60
 
     public static let defaultPath = "/etc/kxover/kxover.conf"
     public static let defaultEtypes: [Int32] = [17, 18, 19, 20]
@@ -74,6 +77,10 @@ public struct Configuration: Sendable {
         configuration.tlsPool = profile.value(["kxoverd", "tls_pool"]) ?? "embedded"
         configuration.hostBasedTriggers = ["true", "yes", "on", "1"].contains(profile.value(["kxoverd", "host_based_triggers"])?.lowercased() ?? "")
         configuration.pidFile = profile.value(["kxoverd", "pid_file"])
+        if let ttl = profile.value(["kxoverd", "known_key_ttl"]) {
+            if let seconds = DurationText.seconds(ttl), seconds >= 0 { configuration.knownKeyTTL = seconds }
+            else { throw ConfigurationError(path: path, problems: ["[kxoverd] known_key_ttl \"\(ttl)\" is not a duration"]) }
+        }
         return configuration
     }
 

@@ -48,12 +48,15 @@ public final class CrossoverEngine {
     private var inFlight: [String: (record: ClientCrossover, waiters: [(Result<ClientCrossover.Success, KXError>) -> Void])] = [:]
     private var failures: [String: (until: Double, error: KXError, streak: Int)] = [:]
     private var serverConnections: [ObjectIdentifier: ServerConnection] = [:]
-    /// Crossover principals known to hold a usable key, until when.
+    /// Crossover principals known to hold a usable key, until when we re-check
+    /// the KDB (a key revoked by hand is noticed within `knownKeyTTL`).
     private var knownKeys: [Principal: KerberosTime] = [:]
+    private let knownKeyTTL: Int64
     private var sequence = 0
 
     public init(loop: EventLoop, realms: [LocalRealm], resolver: Resolver, pool: TLSPoolClient, logger: Logger,
-                clientTimeouts: CrossoverTimeouts = .client, hostBasedTriggers: Bool = false) {
+                clientTimeouts: CrossoverTimeouts = .client, hostBasedTriggers: Bool = false, knownKeyTTL: Int64 = 60) {
+        self.knownKeyTTL = knownKeyTTL
         self.loop = loop
         self.realms = Dictionary(realms.map { ($0.policy.realm, $0) }, uniquingKeysWith: { a, _ in a })
         lookups = KXOverLookups(resolver: resolver)
@@ -93,7 +96,7 @@ public final class CrossoverEngine {
         let record = ClientCrossover(
             id: id, local: local.policy, target: target,
             ports: .init(lookups: lookups, dialer: dialer, keyStore: local.keyStore, clock: ports, random: ports, timers: ports),
-            timeouts: clientTimeouts, log: { [logger] event in logger.info("\(event)") }) { [weak self] result in
+            timeouts: clientTimeouts, log: Self.timedLog(logger)) { [weak self] result in
                 self?.clientFinished(key, result)
             }
         inFlight[key] = (record, [completion])
@@ -107,7 +110,7 @@ public final class CrossoverEngine {
         case .success(let success):
             counters.clientSucceeded += 1
             failures[key] = nil
-            knownKeys[.crossover(client: success.clientRealm, service: success.serviceRealm)] = success.till
+            knownKeys[.crossover(client: success.clientRealm, service: success.serviceRealm)] = min(success.till, ports.now.adding(seconds: knownKeyTTL))
             note("\(entry.record.id) ok \(success.clientRealm) → \(success.serviceRealm) kvno \(success.kvno) etypes \(success.etypes) via \(success.peerHost)")
         case .failure(let error):
             counters.clientFailed += 1
@@ -149,9 +152,18 @@ public final class CrossoverEngine {
         let stores = realms.mapValues(\.keyStore)
         return ServerCrossover(id: id, frame: frame, session: session, locals: realms.values.map(\.policy),
                                ports: .init(lookups: lookups, keyStores: stores, clock: ports, random: ports, timers: ports),
-                               log: { [logger] event in logger.info("\(event)") }) { [weak self] result in
+                               log: Self.timedLog(logger)) { [weak self] result in
             self?.serverFinished(result, id: id)
             completion(result)
+        }
+    }
+
+    /// Logs each stage with the milliseconds since the exchange began.
+    static func timedLog(_ logger: Logger) -> (CrossoverEvent) -> Void {
+        let start = DispatchTime.now().uptimeNanoseconds
+        return { event in
+            let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+            logger.info("\(event) [+\(String(format: "%.1f", ms)) ms]")
         }
     }
 
@@ -180,7 +192,7 @@ extension CrossoverEngine {
             guard let self else { return forward() }
             switch entry {
             case .success(.managed(let set)) where set.versions.contains(where: { ($0.till ?? now) > now && $0.from.map { $0 <= now } ?? true }):
-                self.knownKeys[principal] = set.versions.compactMap(\.till).max() ?? now.adding(seconds: 3_600)
+                self.knownKeys[principal] = min(set.versions.compactMap(\.till).max() ?? now, now.adding(seconds: self.knownKeyTTL))
                 forward()
             case .success(.foreign), .failure:
                 forward()

@@ -55,6 +55,7 @@ final class PoolSession: @unchecked Sendable {
         self.owner = owner
         self.cryptFD = cryptFD
         self.cancelFD = cancelFD
+        kx_fdpass_set_nodelay(cryptFD)
         record = request
         latestReqid = request.reqid
         ctlkey = payload.ctlkey
