@@ -19,8 +19,9 @@ struct FrontEndKerberosTests {
         #expect(counters.tcpRequests == 0 && counters.relayErrors == 0)
     }
 
-    @Test func kinitAndKvnoOverTCP() throws {
-        let harness = try FrontEndHarness()
+    @Test(arguments: [FrontEndConfiguration.TCPClientBackendPolicy.tcp, .udpFirst(maxUDPRequest: 1465)])
+    func kinitAndKvnoOverTCP(backendPolicy: FrontEndConfiguration.TCPClientBackendPolicy) throws {
+        let harness = try FrontEndHarness(tcpClientBackend: backendPolicy)
         let result = try harness.realm.kinitAndKvno(kdc: "127.0.0.1:\(harness.port)", tcpOnly: true, loop: harness.loop)
         #expect(result.ok, "\(result.trace)")
         #expect(result.trace.contains("stream 127.0.0.1:\(harness.port)"))
@@ -28,8 +29,67 @@ struct FrontEndKerberosTests {
         #expect(counters.tcpRequests >= 3)
         #expect(counters.tcpReplies == counters.tcpRequests)
         #expect(counters.tcpConnectionsAccepted == counters.tcpRequests)   // MIT: one request per connection
-        #expect(counters.udpRequests == 0 && counters.relayErrors == 0)
+        #expect(counters.udpRequests == 0 && counters.relayErrors == 0 && counters.backendTooBigFallbacks == 0)
         #expect(harness.drive { harness.frontEnd.openTCPConnections == 0 })
+    }
+
+    /// A TCP client's request goes to krb5kdc over UDP first; when krb5kdc
+    /// says the reply is too big for a datagram, it goes again over TCP.
+    /// (This realm's krb5kdc sends at most 150 bytes per datagram.)
+    @Test func tooBigOverUDPFallsBackToTCPForTCPClients() throws {
+        let realm = try FrontEndTestRealm(kdcDefaults: ["kdc_max_dgram_reply_size = 150"])
+        defer { realm.destroy() }
+        let harness = try FrontEndHarness(realm: realm)
+        let tcp = try TestClientSocket(tcpTo: harness.address)
+        tcp.send(TCPFraming.frame(realm.asRequest()))
+        #expect(harness.drive { tcp.pump().firstFrame != nil })
+        #expect(krbErrorCode(tcp.firstFrame) == 25)
+        #expect(harness.frontEnd.counters.backendTooBigFallbacks == 1)
+        // A UDP client gets krb5kdc's answer as it is; an MIT client then
+        // sends the same bytes over TCP, which must not go over UDP again.
+        let udp = try TestClientSocket(udpTo: harness.address)
+        udp.send(realm.asRequest())
+        var replies: [[UInt8]] = []
+        #expect(harness.drive { replies += udp.datagrams(); return !replies.isEmpty })
+        #expect(krbErrorCode(replies.first) == 52)
+        let result = try realm.kinitAndKvno(kdc: "127.0.0.1:\(harness.port)", tcpOnly: false, loop: harness.loop)
+        #expect(result.ok, "\(result.trace)")
+        #expect(result.trace.contains("retrying with TCP"))
+        #expect(harness.frontEnd.counters.tcpRequests >= 3 && harness.frontEnd.counters.relayErrors == 0)
+    }
+
+    /// krb5kdc 1.20.1 segfaults when a request whose reply was too big for UDP
+    /// comes again over UDP while the reply is in its lookaside cache (two
+    /// UDP sends, or TCP then UDP). The front end answers such repeats itself.
+    @Test func repeatsOfOversizedRepliesNeverReachKrb5kdcOverUDP() throws {
+        let realm = try FrontEndTestRealm(kdcDefaults: ["kdc_max_dgram_reply_size = 150"])
+        defer { realm.destroy() }
+        var limits = FrontEndHarness.testLimits
+        limits.backendMaxDatagramReply = 150
+        let harness = try FrontEndHarness(realm: realm, tcpClientBackend: .tcp, limits: limits)
+        let udp = try TestClientSocket(udpTo: harness.address)
+        var replies: [[UInt8]] = []
+        // Over UDP twice.
+        let twice = realm.asRequest()
+        for expected in 1...2 {
+            udp.send(twice)
+            #expect(harness.drive { replies += udp.datagrams(); return replies.count == expected })
+        }
+        // Over TCP (a 229-byte KRB-ERROR 25), then over UDP.
+        let tcpFirst = realm.asRequest()
+        let tcp = try TestClientSocket(tcpTo: harness.address)
+        tcp.send(TCPFraming.frame(tcpFirst))
+        #expect(harness.drive { tcp.pump().firstFrame != nil })
+        #expect(krbErrorCode(tcp.firstFrame) == 25)
+        udp.send(tcpFirst)
+        #expect(harness.drive { replies += udp.datagrams(); return replies.count == 3 })
+        #expect(replies.map(krbErrorCode) == [52, 52, 52])
+        #expect(harness.frontEnd.counters.tooBigAnsweredLocally == 2)
+        #expect(harness.frontEnd.counters.udpRequests == 1)
+        var probe: Result<Void, RelayFailure>?
+        harness.frontEnd.probeBackend { probe = $0 }
+        #expect(harness.drive { probe != nil })
+        #expect((try? probe?.get()) != nil, "krb5kdc must still be alive")
     }
 
     @Test func kinitAndKvnoOverIPv6BothTransports() throws {
@@ -196,10 +256,11 @@ struct FrontEndKerberosTests {
         #expect(krbErrorCode(again.firstFrame) == 25)
     }
 
-    @Test func twoHundredConcurrentTCPConnections() throws {
+    @Test(arguments: [FrontEndConfiguration.TCPClientBackendPolicy.tcp, .udpFirst(maxUDPRequest: 1465)])
+    func twoHundredConcurrentTCPConnections(backendPolicy: FrontEndConfiguration.TCPClientBackendPolicy) throws {
         var limits = FrontEndHarness.testLimits
         limits.listenBacklog = 512
-        let harness = try FrontEndHarness(limits: limits)
+        let harness = try FrontEndHarness(tcpClientBackend: backendPolicy, limits: limits)
         let clients = try (0..<200).map { _ in try TestClientSocket(tcpTo: harness.address) }
         for client in clients { client.send(TCPFraming.frame(harness.realm.asRequest())) }
         var peak = 0

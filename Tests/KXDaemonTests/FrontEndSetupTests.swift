@@ -48,18 +48,27 @@ struct FrontEndSetupTests {
     /// taken, so the TCP socket bound first must be released again.
     @Test func portClashFailsWithNothingLeftBound() throws {
         let loop = try EventLoop()
+        // A port whose UDP side we hold and whose TCP side is free, below
+        // Linux's ephemeral range so no outgoing connection takes it meanwhile.
         let udp = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         defer { close(udp) }
-        let any = try SocketAddress(parsing: "127.0.0.1:0")
-        #expect(withSockAddr(any, { bind(udp, $0, $1) }) == 0)
-        let port = localPort(of: udp)
+        var port: UInt16 = 0
+        for _ in 0..<100 {
+            let candidate = UInt16.random(in: 20_000..<32_768)
+            let tcp = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            let address = try SocketAddress(parsing: "127.0.0.1:\(candidate)")
+            let tcpFree = withSockAddr(address, { bind(tcp, $0, $1) }) == 0
+            close(tcp)
+            if tcpFree && withSockAddr(address, { bind(udp, $0, $1) }) == 0 { port = candidate; break }
+        }
+        try #require(port != 0)
         let taken = try SocketAddress(parsing: "127.0.0.1:\(port)")
         let frontEnd = try KDCFrontEnd(configuration: FrontEndConfiguration(realm: "FRONT.TEST", listen: [taken], backend: taken), loop: loop)
         #expect(throws: FrontEndError.system("bind UDP 127.0.0.1:\(port)", EADDRINUSE)) { try frontEnd.start() }
         #expect(frontEnd.boundAddresses.isEmpty)
         let tcp = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         defer { close(tcp) }
-        #expect(withSockAddr(taken, { bind(tcp, $0, $1) }) == 0)
+        #expect(withSockAddr(taken, { bind(tcp, $0, $1) }) == 0, "the TCP socket bound first was released")
     }
 
     /// Port 0 picks one port for UDP and TCP on every address.

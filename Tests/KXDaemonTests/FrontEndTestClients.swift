@@ -17,11 +17,13 @@ final class FrontEndHarness {
         return limits
     }
 
-    init(realm: FrontEndTestRealm = .shared, listen: [String] = ["127.0.0.1:0"], limits: FrontEndConfiguration.Limits = testLimits) throws {
+    init(realm: FrontEndTestRealm = .shared, listen: [String] = ["127.0.0.1:0"],
+         tcpClientBackend: FrontEndConfiguration.TCPClientBackendPolicy = .udpFirst(maxUDPRequest: 1465),
+         limits: FrontEndConfiguration.Limits = testLimits) throws {
         self.realm = realm
         loop = try EventLoop()
         let configuration = FrontEndConfiguration(realm: realm.realm, listen: try listen.map { try SocketAddress(parsing: $0) },
-                                                  backend: realm.backend, limits: limits)
+                                                  backend: realm.backend, tcpClientBackend: tcpClientBackend, limits: limits)
         frontEnd = try KDCFrontEnd(configuration: configuration, loop: loop)
         try frontEnd.start()
     }

@@ -28,7 +28,8 @@ final class FrontEndTestRealm: @unchecked Sendable {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var started: FrontEndTestRealm?
 
-    init() throws {
+    /// `kdcDefaults` lines go into the KDC profile's [kdcdefaults] before start.
+    init(kdcDefaults: [String] = []) throws {
         // scripts/test sweeps KXOVER_TEST_TMP, so even a crashed run leaves no KDC behind.
         let base = ProcessInfo.processInfo.environment["KXOVER_TEST_TMP"] ?? NSTemporaryDirectory()
         dir = base + "/kxfe-" + UUID().uuidString.prefix(8).lowercased()
@@ -37,6 +38,13 @@ final class FrontEndTestRealm: @unchecked Sendable {
         kdcPort = ports[0]
         try TestProcess.run(["scripts/realm", "init", dir, realm, "--kdc-port", "\(ports[0])",
                              "--kadmind-port", "\(ports[1])", "--kpasswd-port", "\(ports[2])"])
+        if !kdcDefaults.isEmpty {
+            let profile = "\(dir)/\(realm)/kdc.conf"
+            let text = try String(contentsOfFile: profile, encoding: .utf8)
+            let extra = kdcDefaults.map { "    \($0)\n" }.joined()
+            try text.replacingOccurrences(of: "[kdcdefaults]\n", with: "[kdcdefaults]\n" + extra)
+                .write(toFile: profile, atomically: true, encoding: .utf8)
+        }
         try startKDC()
         try TestProcess.run(["scripts/realm", "addprinc", dir, realm, "alice", "--pw", alicePassword])
         try TestProcess.run(["scripts/realm", "addprinc", dir, realm, service, "--randkey"])

@@ -28,12 +28,32 @@ final class BackendKDC {
     private var runningTCP = 0
     private var queuedTCP: [BackendTCPExchange] = []
     private(set) var isClosed = false
+    let tcpClientPolicy: FrontEndConfiguration.TCPClientBackendPolicy
+    /// TCP clients' requests sent again over TCP after a too-big UDP answer.
+    var tooBigFallbacks = 0
+    /// Requests krb5kdc must never see over UDP again.
+    let oversizedReplies: OversizedReplyMemory
 
-    init(address: SocketAddress, loop: EventLoop, limits: FrontEndConfiguration.Limits, scratch: ScratchBuffer) {
+    init(address: SocketAddress, loop: EventLoop, limits: FrontEndConfiguration.Limits,
+         tcpClientPolicy: FrontEndConfiguration.TCPClientBackendPolicy, realm: String, scratch: ScratchBuffer) {
+        oversizedReplies = OversizedReplyMemory(lifetime: limits.oversizedReplyMemory, capacity: limits.oversizedReplyCapacity, realm: realm)
         self.address = address
         self.loop = loop
         self.limits = limits
+        self.tcpClientPolicy = tcpClientPolicy
         self.scratch = scratch
+    }
+
+    /// Sends a client's request the way its transport and the policy say.
+    func relay(_ request: [UInt8], from client: RelayTransport, completion: @escaping BackendCompletion) -> BackendExchange {
+        switch (client, tcpClientPolicy) {
+        case (.tcp, .udpFirst(let maxUDPRequest)) where request.count <= maxUDPRequest && !oversizedReplies.contains(request):
+            let exchange = BackendUDPFirstExchange(request: request, backend: self, completion: completion)
+            exchange.start()
+            return exchange
+        default:
+            return send(request, over: client, completion: completion)
+        }
     }
 
     deinit { close() }

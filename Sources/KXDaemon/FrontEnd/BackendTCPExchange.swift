@@ -6,6 +6,7 @@ import KXOver
 /// framed request, read one framed reply, close. Bounded by
 /// `Limits.backendTCPTimeout` and by the frame size cap.
 final class BackendTCPExchange: BackendExchange {
+    private let request: [UInt8]
     private let framedRequest: [UInt8]
     private let backend: BackendKDC
     private var completion: BackendCompletion?
@@ -17,6 +18,7 @@ final class BackendTCPExchange: BackendExchange {
     private var deadline: Watch?
 
     init(request: [UInt8], backend: BackendKDC, completion: @escaping BackendCompletion) {
+        self.request = request
         framedRequest = TCPFraming.frame(request)
         self.backend = backend
         self.completion = completion
@@ -98,7 +100,11 @@ final class BackendTCPExchange: BackendExchange {
             reader.append(UnsafeRawBufferPointer(rebasing: backend.scratch.bytes[0..<count]))
             switch reader.next() {
             case nil: return
-            case .message(let reply): finish(.success(reply))
+            case .message(let reply):
+                if reply.count > backend.limits.backendMaxDatagramReply {
+                    backend.oversizedReplies.remember(request, tooBigReply: nil)
+                }
+                finish(.success(reply))
             case let other?: finish(.failure(.backendReplyMalformed("\(other)")))
             }
         case .wouldBlock:

@@ -59,7 +59,9 @@ final class BackendUDPExchange: BackendExchange {
         while completion != nil {
             switch Sockets.read(fd, into: backend.scratch.bytes) {
             case .done(let count):
-                return finish(.success(backend.scratch.copy(count)))
+                let reply = backend.scratch.copy(count)
+                if OversizedReplyMemory.isTooBig(reply) { backend.oversizedReplies.remember(request, tooBigReply: reply) }
+                return finish(.success(reply))
             case .endOfStream:
                 continue   // an empty datagram is no reply
             case .wouldBlock:

@@ -24,7 +24,8 @@ final class FrontEndContext {
     init(configuration: FrontEndConfiguration, loop: EventLoop) {
         self.loop = loop
         self.configuration = configuration
-        backend = BackendKDC(address: configuration.backend, loop: loop, limits: configuration.limits, scratch: scratch)
+        backend = BackendKDC(address: configuration.backend, loop: loop, limits: configuration.limits,
+                             tcpClientPolicy: configuration.tcpClientBackend, realm: configuration.realm, scratch: scratch)
     }
 
     var udpInFlight: Int { udpRelays.reduce(0) { $0 + $1.inFlightCount } }

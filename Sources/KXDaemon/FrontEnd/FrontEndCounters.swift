@@ -10,6 +10,12 @@ public struct FrontEndCounters: Sendable, Equatable {
     public var tcpReplies = 0
     /// Requests that got no reply from the backend (down, timeout, bad reply).
     public var relayErrors = 0
+    /// TCP clients' requests sent to krb5kdc over UDP first whose answer was
+    /// KRB_ERR_RESPONSE_TOO_BIG, and so went again over TCP.
+    public var backendTooBigFallbacks = 0
+    /// UDP repeats of a request whose reply was too big for UDP, answered
+    /// with KRB_ERR_RESPONSE_TOO_BIG by us: krb5kdc 1.20.1 crashes on them.
+    public var tooBigAnsweredLocally = 0
     /// Framed KRB-ERROR 61 sent: PROBE, unknown flags, over-long frames, and
     /// STARTTLS when no acceptor is configured.
     public var refusals = 0

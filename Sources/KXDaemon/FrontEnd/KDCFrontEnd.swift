@@ -23,7 +23,11 @@ public final class KDCFrontEnd {
         set { context.startTLSAcceptor = newValue }
     }
 
-    public var counters: FrontEndCounters { context.counters }
+    public var counters: FrontEndCounters {
+        var counters = context.counters
+        counters.backendTooBigFallbacks = context.backend.tooBigFallbacks
+        return counters
+    }
     public var openTCPConnections: Int { context.connections.count }
     public var udpRequestsInFlight: Int { context.udpInFlight }
     /// Where the front end listens (ports filled in); empty before `start()`.

@@ -48,7 +48,7 @@ final class RelayedRequest {
         guard !isFinished, !forwarded else { return }
         forwarded = true
         stopHold()
-        attempt = context.backend.send(request, over: client.transport) { [weak self] result in
+        attempt = context.backend.relay(request, from: client.transport) { [weak self] result in
             self?.backendAnswered(result)
         }
     }
@@ -107,7 +107,7 @@ final class RelayedRequest {
         replaysUsed += 1
         context.counters.replays += 1
         let number = replaysUsed
-        let exchange = context.backend.send(request, over: client.transport) { [weak self] result in
+        let exchange = context.backend.relay(request, from: client.transport) { [weak self] result in
             guard let entry = self?.replays.removeValue(forKey: number) else { return }
             entry.completion(result)
         }

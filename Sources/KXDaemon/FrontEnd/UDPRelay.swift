@@ -58,6 +58,12 @@ final class UDPRelay {
             context.counters.absorbedRetries += 1
             return
         }
+        if let tooBig = context.backend.oversizedReplies.tooBigReply(for: request) {
+            // krb5kdc would crash on this repeat (see OversizedReplyMemory).
+            context.counters.tooBigAnsweredLocally += 1
+            if case .done = Sockets.sendDatagram(fd, tooBig, to: client) {} else { context.counters.clientSendErrors += 1 }
+            return
+        }
         guard context.udpInFlight < context.limits.maxUDPInFlight else {
             context.counters.udpOverloadDrops += 1
             return
