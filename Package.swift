@@ -64,6 +64,7 @@ var targets: [Target] = [
     ),
     .executableTarget(name: "kxover-dns-bench", dependencies: ["KXDNS", "KXEventLoop", "KXOver", "CUnbound"], path: "Benchmarks/kxover-dns-bench"),
     .executableTarget(name: "kxover-relay-bench", dependencies: ["KXDaemon", "KXEventLoop", "KXOver"], path: "Benchmarks/kxover-relay-bench"),
+    .executableTarget(name: "kxover-tls-bench", dependencies: ["TLSPool", "KXEventLoop"], path: "Benchmarks/kxover-tls-bench"),
     .executableTarget(name: "kxover-kdb-bench", dependencies: ["KXKDB", "KXOver"], path: "Benchmarks/kxover-kdb-bench"),
     .testTarget(name: "KXOverTests", dependencies: ["KXOver"], exclude: ["Vectors"]),
     .testTarget(name: "KXKDBTests", dependencies: ["KXKDB", "KXOver", "KXEventLoop", "kxover"]),

@@ -1,0 +1,49 @@
+import Foundation
+import KXEventLoop
+import TLSPool
+
+// TLS benchmark: full mutual TLS 1.3 handshakes with DANE through two
+// embedded TLS Pools (STARTTLS record flow, LOCALID, PLAINTEXT_CONNECT, both
+// exporters compared), against GnuTLS's own in-memory handshake rate for the
+// same suite, measured in the same run by `gnutls-cli --benchmark-tls-kx`
+// (scripts/bench passes it in). Bounded: COUNT handshakes.
+
+@MainActor
+func benchmark() throws {
+    let arguments = CommandLine.arguments
+    guard arguments.count >= 3 else {
+        print("usage: kxover-tls-bench CERT_DIR GNUTLS_RATE [COUNT]")
+        exit(2)
+    }
+    let dir = arguments[1]
+    let baseline = Double(arguments[2]) ?? 0
+    let count = arguments.count > 3 ? Int(arguments[3]) ?? 200 : 200
+    func tlsa(_ name: String) throws -> TLSALookup {
+        let text = try String(contentsOfFile: "\(dir)/\(name).tlsa-ee", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        return .secure([TLSARecord(presentation: text)!])
+    }
+    let resolver = StaticTLSAResolver(["kdc.client.test": try tlsa("client"), "kdc.service.test": try tlsa("service")])
+    let clientPool = try TLSPoolServer(configuration: TLSPoolConfiguration(
+        identities: [.init(localID: "kdc.client.test", certificateFile: "\(dir)/client.crt", keyFile: "\(dir)/client.key")],
+        tlsaResolver: resolver))
+    let serverPool = try TLSPoolServer(configuration: TLSPoolConfiguration(
+        identities: [.init(localID: "kdc.service.test", certificateFile: "\(dir)/service.crt", keyFile: "\(dir)/service.key")],
+        tlsaResolver: resolver))
+    let loop = try EventLoop()
+    let handshakes = try LoopbackHandshakes(loop: loop, clientPool: clientPool, serverPool: serverPool)
+    _ = try handshakes.runMutualHandshakes(count: 5, clientID: "kdc.client.test", serverID: "kdc.service.test")   // warm up
+    let started = Date()
+    let durations = try handshakes.runMutualHandshakes(count: count, clientID: "kdc.client.test", serverID: "kdc.service.test")
+    let elapsed = Date().timeIntervalSince(started)
+    let sorted = durations.sorted()
+    let rate = Double(count) / elapsed
+    print("TLS through the pool (\(count) full mutual TLS 1.3 handshakes, ECDSA P-256, DANE-EE both ways, + exporter on both sides)")
+    print("  measurement                                           per second   median ms")
+    print("  gnutls-cli --benchmark-tls-kx, same suite (baseline)  \(String(format: "%10.0f", baseline))   \(String(format: "%9.2f", 1000 / max(baseline, 1)))")
+    print("  STARTTLS through two embedded pools                   \(String(format: "%10.0f", rate))   \(String(format: "%9.2f", sorted[sorted.count / 2] * 1000))")
+    print("  ratio (pool / gnutls-cli)                             \(String(format: "%10.2f", rate / max(baseline, 1)))")
+    clientPool.shutdown(timeout: 2)
+    serverPool.shutdown(timeout: 2)
+}
+
+try benchmark()
