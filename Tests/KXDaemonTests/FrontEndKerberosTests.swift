@@ -187,6 +187,13 @@ struct FrontEndKerberosTests {
         // One client gives up while its request is held.
         leaving.close()
         #expect(harness.drive { harness.frontEnd.openTCPConnections == 1 })
+        // Replays while held: up to the limit (4), each with a fresh reply.
+        var replayed: [Result<[UInt8], RelayFailure>] = []
+        let waitingIndex = try #require(interceptor.seen.firstIndex { $0.client.address.port == localPort(of: waiting.fd) })
+        for _ in 1...5 { interceptor.kept[waitingIndex].replay { replayed.append($0) } }
+        #expect(harness.drive { replayed.count == 5 })
+        #expect(replayed.filter { krbErrorCode(try? $0.get()) == 25 }.count == 4)
+        #expect(replayed.contains(.failure(.tooManyReplays)))
         // The engine delivers both: the closed one is a no-op, the other arrives once.
         for (held, index) in zip(interceptor.kept, 0...) {
             held.deliver(interceptor.seen[index].reply)
@@ -321,12 +328,16 @@ struct FrontEndKerberosTests {
         heldTCP.send(TCPFraming.frame(realm.asRequest()))
         #expect(harness.drive { interceptor.kept.count == 2 && harness.frontEnd.openTCPConnections == 2 })
         interceptor.kept[0].replay { _ in }   // a replay in flight at close
+        var probe: Result<Void, RelayFailure>?
+        harness.frontEnd.probeBackend(over: .tcp) { probe = $0 }
         #expect(count() > 4)
         harness.frontEnd.close()
         #expect(count() == 0)
         harness.frontEnd.close()   // idempotent
         #expect(harness.drive { heldTCP.pump().isClosedByPeer && idle.pump().isClosedByPeer })
         for held in interceptor.kept { held.deliver([0x7E]) }   // no-ops after close
+        #expect(harness.drive { probe != nil })
+        #expect(probe.map { if case .failure(.cancelled) = $0 { true } else { false } } == true)
         #expect(throws: FrontEndError.closed) { try harness.frontEnd.start() }
     }
 }

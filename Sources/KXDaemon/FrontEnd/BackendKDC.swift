@@ -44,7 +44,11 @@ final class BackendKDC {
         self.scratch = scratch
     }
 
-    /// Sends a client's request the way its transport and the policy say.
+    deinit { close() }
+
+    /// Sends a client's request the way its transport and the policy say:
+    /// a TCP client's small request over UDP first (unless krb5kdc's reply to
+    /// it was too big for UDP before), everything else over its own transport.
     func relay(_ request: [UInt8], from client: RelayTransport, completion: @escaping BackendCompletion) -> BackendExchange {
         switch (client, tcpClientPolicy) {
         case (.tcp, .udpFirst(let maxUDPRequest)) where request.count <= maxUDPRequest && !oversizedReplies.contains(request):
@@ -55,8 +59,6 @@ final class BackendKDC {
             return send(request, over: client, completion: completion)
         }
     }
-
-    deinit { close() }
 
     func send(_ request: [UInt8], over transport: RelayTransport, completion: @escaping BackendCompletion) -> BackendExchange {
         switch transport {

@@ -49,17 +49,21 @@ final class BackendTCPExchange: BackendExchange {
     /// Called by the backend when a connection slot is ours.
     func connect() {
         holdsSlot = true
+        connecting = true
+        defer { connecting = false }
         do {
             fd = try Sockets.connectTCP(to: backend.address).fd
         } catch {
-            deadline?.cancel()
-            deadline = backend.loop.schedule(after: 0) { [weak self] in self?.finish(.failure(error)) }
-            return
+            return finish(.failure(error))
         }
         // On loopback the handshake is usually done by now; if not, the
         // write says EAGAIN and we wait for writability.
         sendRequest()
     }
+
+    /// Inside `connect()`: an outcome now (refused at once) is reported on
+    /// the next loop turn, never from inside the caller's `send`.
+    private var connecting = false
 
     func cancel() {
         completion = nil
@@ -118,6 +122,11 @@ final class BackendTCPExchange: BackendExchange {
 
     private func finish(_ result: Result<[UInt8], RelayFailure>) {
         guard let completion else { return }
+        if connecting {
+            deadline?.cancel()
+            deadline = backend.loop.schedule(after: 0) { [weak self] in self?.finish(result) }
+            return
+        }
         self.completion = nil
         release()
         completion(result)

@@ -11,13 +11,17 @@ public final class KDCFrontEnd {
     public let configuration: FrontEndConfiguration
     private let context: FrontEndContext
     private var started = false
+    private var probes: [Int: (exchange: BackendExchange, completion: (Result<Void, RelayFailure>) -> Void)] = [:]
+    private var probeSequence = 0
 
-    /// Sees every backend reply before the client; nil relays at once.
+    /// Sees every request before krb5kdc and every reply before the client;
+    /// nil relays at once. Held weakly (the engine owns the front end).
     public var interceptor: RelayInterceptor? {
         get { context.interceptor }
         set { context.interceptor = newValue }
     }
     /// Takes STARTTLS connections; nil answers STARTTLS with a KRB-ERROR 61.
+    /// Held weakly.
     public var startTLSAcceptor: StartTLSAcceptor? {
         get { context.startTLSAcceptor }
         set { context.startTLSAcceptor = newValue }
@@ -33,7 +37,7 @@ public final class KDCFrontEnd {
     /// Where the front end listens (ports filled in); empty before `start()`.
     public private(set) var boundAddresses: [SocketAddress] = []
 
-    /// Both delegates are held weakly (the engine owns the front end).
+    /// Checks the configuration; nothing is bound until `start()`.
     public init(configuration: FrontEndConfiguration, loop: EventLoop) throws {
         try configuration.limits.validate()
         guard !configuration.listen.isEmpty else { throw FrontEndError.badConfiguration("no listen address") }
@@ -44,7 +48,7 @@ public final class KDCFrontEnd {
         context = FrontEndContext(configuration: configuration, loop: loop)
     }
 
-    deinit { context.close() }
+    deinit { close() }
 
     /// Binds every listen address (UDP and TCP) and starts serving. Throws,
     /// with nothing left bound, if any address cannot be bound.
@@ -68,28 +72,40 @@ public final class KDCFrontEnd {
     /// held requests (their `deliver` becomes a no-op, running replays
     /// complete with `.cancelled`). Idempotent.
     public func close() {
+        cancelProbes()
         context.close()
     }
 
     /// Asks krb5kdc directly whether it serves our realm: an AS-REQ for a
     /// principal that need not exist must come back as a KRB-ERROR or AS-REP
-    /// (over `transport`, with the usual retries and timeouts).
+    /// (over `transport`, with the usual retries and timeouts). The
+    /// completion runs once, later on the loop; `.cancelled` after `close()`.
     public func probeBackend(over transport: RelayTransport = .udp,
                              completion: @escaping (Result<Void, RelayFailure>) -> Void) {
-        let now = Int64(time(nil))
         let request = BackendProbeRequest.asRequest(
-            client: "kxover-backend-probe", realm: configuration.realm, nonce: UInt32.random(in: 1...UInt32.max),
-            till: KerberosTime(secondsSinceEpoch: now + 600) ?? KerberosTime(secondsSinceEpoch: 0)!)
-        var exchange: BackendExchange?
-        exchange = context.backend.send(request, over: transport) { result in
-            _ = exchange   // kept alive until it completes
-            exchange = nil
-            completion(result.flatMap { reply in
+            client: "kxover-backend-probe", realm: configuration.realm, nonce: UInt32.random(in: 1...0x7FFF_FFFF),
+            till: KerberosTime(secondsSinceEpoch: Int64(time(nil)) + 600) ?? KerberosTime(secondsSinceEpoch: 0)!)
+        probeSequence += 1
+        let number = probeSequence
+        let exchange = context.backend.send(request, over: transport) { [weak self] result in
+            guard let self, let probe = self.probes.removeValue(forKey: number) else { return }
+            probe.completion(result.flatMap { reply in
                 switch reply.first.map(KerberosMessageClass.init(firstByte:)) {
                 case .krbError?, .asReply?: .success(())
                 default: .failure(.backendReplyMalformed("the answer to an AS-REQ is neither KRB-ERROR nor AS-REP"))
                 }
             })
+        }
+        probes[number] = (exchange, completion)
+    }
+
+    private func cancelProbes() {
+        let pending = probes.values
+        probes.removeAll()
+        for probe in pending {
+            probe.exchange.cancel()
+            let completion = probe.completion
+            context.loop.schedule(after: 0) { completion(.failure(.cancelled)) }
         }
     }
 }

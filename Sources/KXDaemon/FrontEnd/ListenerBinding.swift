@@ -39,8 +39,7 @@ enum ListenerBinding {
                     }
                 }
                 return bound
-            } catch FrontEndError.system(let what, EADDRINUSE) where picksPort && attempt < attempts {
-                _ = what
+            } catch FrontEndError.system(_, EADDRINUSE) where picksPort && attempt < attempts {
                 release(bound)
             } catch {
                 release(bound)

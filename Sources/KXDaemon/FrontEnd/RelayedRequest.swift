@@ -21,7 +21,7 @@ final class RelayedRequest {
     private var replays: [Int: (exchange: BackendExchange, completion: BackendCompletion)] = [:]
     private var replaysUsed = 0
     private var holdTimer: Watch?
-    private(set) var isFinished = false
+    private var isFinished = false
 
     init(request: [UInt8], client: RelayClient, context: FrontEndContext,
          answer: @escaping ([UInt8]) -> Void, abandon: @escaping () -> Void) {

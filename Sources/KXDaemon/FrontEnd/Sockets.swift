@@ -180,7 +180,13 @@ extension Sockets {
                     acceptNonBlockingCloseOnExec(listener, $0, &length)
                 }
             }
-            if fd >= 0 { return (fd, SocketAddress(storage: storage), 0) }
+            if fd >= 0 {
+                // Replies and the STARTTLS answer are single writes; without
+                // Nagle a second one never waits for the client's delayed ACK.
+                var one: Int32 = 1
+                setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+                return (fd, SocketAddress(storage: storage), 0)
+            }
             if errno != EINTR { return (-1, nil, errno) }
         }
     }
@@ -207,21 +213,5 @@ extension Sockets {
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
         }
         return fd
-    }
-}
-
-/// A reusable read buffer: the loop is single-threaded, so every socket on
-/// it reads into the same 64 KiB (the largest UDP datagram fits).
-final class ScratchBuffer {
-    let bytes: UnsafeMutableRawBufferPointer
-
-    init(size: Int = 65_536) {
-        bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
-    }
-
-    deinit { bytes.deallocate() }
-
-    func copy(_ count: Int) -> [UInt8] {
-        Array(UnsafeRawBufferPointer(rebasing: bytes[0..<count]))
     }
 }
