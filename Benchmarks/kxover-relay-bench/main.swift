@@ -33,7 +33,7 @@ final class FrontEndThread: Sendable {
     private let handle: LoopBound<(EventLoop, KDCFrontEnd)>
     private let executor: LoopExecutor
     private let finished = DispatchSemaphore(value: 0)
-    private let counters = KXEventLoop.Mutex<FrontEndCounters?>(nil)
+    private let counters = KXEventLoop.Mutex<(FrontEndCounters, cpuSeconds: Double)?>(nil)
 
     init(realm: String, backend: SocketAddress) throws {
         let ready = DispatchSemaphore(value: 0)
@@ -61,11 +61,14 @@ final class FrontEndThread: Sendable {
         (address, handle, executor) = try started.withLock { $0! }.get()
     }
 
-    func stop() -> FrontEndCounters {
+    /// Closes the front end; its counters and the CPU time its thread used.
+    func stop() -> (FrontEndCounters, cpuSeconds: Double) {
         let handle = self.handle, counters = self.counters
         executor.execute {
             let (loop, frontEnd) = handle.value
-            counters.withLock { $0 = frontEnd.counters }
+            var cpu = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu)
+            counters.withLock { $0 = (frontEnd.counters, Double(cpu.tv_sec) + Double(cpu.tv_nsec) / 1e9) }
             frontEnd.close()
             loop.stop()
         }
@@ -247,8 +250,10 @@ for transport in [Transport.udp, .tcp] {
     print("  " + column(name, 10) + column("ratio", 9) + column(number(median(latency.through) / median(latency.direct), 2), 11)
           + column(number(p99(latency.through) / p99(latency.direct), 2), 9) + number(throughRate / directRate, 2))
 }
-let counters = frontEnd.stop()
+let (counters, cpuSeconds) = frontEnd.stop()
+let relayed = counters.udpRequests + counters.tcpRequests
 print("  ratios are through ÷ direct (latency above 1 is slower, replies/s below 1 is slower); budget (ARCHITECTURE §8): within 10%")
 print("  front end: UDP \(counters.udpRequests) requests/\(counters.udpReplies) replies, TCP \(counters.tcpRequests)/\(counters.tcpReplies),"
-      + " relay errors \(counters.relayErrors); client failures \(clientFailures)")
+      + " relay errors \(counters.relayErrors); client failures \(clientFailures);"
+      + " front-end thread CPU \(number(cpuSeconds * 1e6 / Double(max(relayed, 1)), 1)) µs per request")
 exit(counters.relayErrors == 0 && clientFailures == 0 ? 0 : 1)

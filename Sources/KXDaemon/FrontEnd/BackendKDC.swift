@@ -24,7 +24,7 @@ final class BackendKDC {
     let scratch: ScratchBuffer
     /// Connected UDP sockets whose last exchange was one send and one reply:
     /// nothing more can arrive on them, so the next request may reuse them.
-    private var idleUDPSockets: [Int32] = []
+    private var idleUDPSockets: [BackendUDPSocket] = []
     private var runningTCP = 0
     private var queuedTCP: [BackendTCPExchange] = []
     private(set) var isClosed = false
@@ -95,24 +95,24 @@ final class BackendKDC {
         queuedTCP.removeAll { $0 === exchange }
     }
 
-    func takeUDPSocket() throws(RelayFailure) -> Int32 {
+    func takeUDPSocket() throws(RelayFailure) -> BackendUDPSocket {
         if isClosed { throw .cancelled }
-        if let fd = idleUDPSockets.popLast() { return fd }
-        return try Sockets.connectedUDP(to: address)
+        if let socket = idleUDPSockets.popLast() { return socket }
+        return try BackendUDPSocket(connectedTo: address, loop: loop)
     }
 
-    func recycleUDPSocket(_ fd: Int32) {
+    func recycleUDPSocket(_ socket: BackendUDPSocket) {
         if !isClosed && idleUDPSockets.count < limits.backendUDPSocketPool {
-            idleUDPSockets.append(fd)
+            idleUDPSockets.append(socket)
         } else {
-            Glibc.close(fd)
+            socket.close()
         }
     }
 
     func close() {
         isClosed = true
         queuedTCP.removeAll()
-        idleUDPSockets.forEach { Glibc.close($0) }
+        idleUDPSockets.forEach { $0.close() }
         idleUDPSockets.removeAll()
     }
 }

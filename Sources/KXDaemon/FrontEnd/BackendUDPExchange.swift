@@ -1,15 +1,15 @@
 import Glibc
 import KXEventLoop
 
-/// One request to krb5kdc over UDP from a connected socket of its own. Spec
-/// §3.4: wait 2.0 s after the first send, then 1.0 s after each of up to
-/// three more, then give up. The first non-empty datagram is the reply.
+/// One request to krb5kdc over UDP from a connected socket of its own (while
+/// it runs). Spec §3.4: wait 2.0 s after the first send, then 1.0 s after
+/// each of up to three more, then give up. The first non-empty datagram is
+/// the reply.
 final class BackendUDPExchange: BackendExchange {
     private let request: [UInt8]
     private let backend: BackendKDC
     private var completion: BackendCompletion?
-    private var fd: Int32 = -1
-    private var readable: Watch?
+    private var socket: BackendUDPSocket?
     private var timer: Watch?
     private var sends = 0
     /// Last error the socket reported (ICMP port unreachable: ECONNREFUSED).
@@ -25,12 +25,12 @@ final class BackendUDPExchange: BackendExchange {
 
     func start() {
         do {
-            fd = try backend.takeUDPSocket()
+            socket = try backend.takeUDPSocket()
         } catch {
             timer = backend.loop.schedule(after: 0) { [weak self] in self?.finish(.failure(error)) }
             return
         }
-        readable = backend.loop.watch(fd: fd, events: .readable) { [weak self] _ in self?.receive() }
+        socket?.owner = self
         sendOnce()
     }
 
@@ -40,6 +40,7 @@ final class BackendUDPExchange: BackendExchange {
     }
 
     private func sendOnce() {
+        guard let fd = socket?.fd, fd >= 0 else { return }
         sends += 1
         let result = request.withUnsafeBytes { Sockets.write(fd, $0) }
         if case .failed(let code) = result { lastError = code }
@@ -55,7 +56,9 @@ final class BackendUDPExchange: BackendExchange {
         }
     }
 
-    private func receive() {
+    /// The socket is readable (called by `BackendUDPSocket`).
+    func receive() {
+        guard let fd = socket?.fd, fd >= 0 else { return }
         while completion != nil {
             switch Sockets.read(fd, into: backend.scratch.bytes) {
             case .done(let count):
@@ -81,12 +84,11 @@ final class BackendUDPExchange: BackendExchange {
     }
 
     private func release(reusable: Bool) {
-        readable?.cancel()
-        readable = nil
         timer?.cancel()
         timer = nil
-        guard fd >= 0 else { return }
-        if reusable { backend.recycleUDPSocket(fd) } else { Glibc.close(fd) }
-        fd = -1
+        guard let socket else { return }
+        self.socket = nil
+        socket.owner = nil
+        if reusable { backend.recycleUDPSocket(socket) } else { socket.close() }
     }
 }

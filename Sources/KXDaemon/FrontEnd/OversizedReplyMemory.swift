@@ -40,7 +40,7 @@ final class OversizedReplyMemory {
     func remember(_ request: [UInt8], tooBigReply: [UInt8]?) {
         let now = clock()
         expire(now)
-        let key = request.hashValue
+        let key = Self.key(request)
         if entries[key] == nil {
             while entries.count >= capacity && orderStart < order.count { dropOldest() }
         }
@@ -52,21 +52,29 @@ final class OversizedReplyMemory {
     func contains(_ request: [UInt8]) -> Bool {
         guard !entries.isEmpty else { return false }
         expire(clock())
-        return entries[request.hashValue] != nil
+        return entries[Self.key(request)] != nil
     }
 
     /// What to tell a UDP client that repeats such a request: krb5kdc's own
     /// KRB_ERR_RESPONSE_TOO_BIG if we saw one, else one of ours.
     func tooBigReply(for request: [UInt8]) -> [UInt8]? {
-        guard contains(request), let entry = entries[request.hashValue] else { return nil }
+        guard contains(request), let entry = entries[Self.key(request)] else { return nil }
         if let reply = entry.tooBigReply { return reply }
         let now = KerberosTime(secondsSinceEpoch: Int64(Date().timeIntervalSince1970))!
         return KRBError.make(code: Self.responseTooBig, realm: realm, now: now).derEncoded
     }
 
+    /// KRB-ERROR with error-code 52. Every UDP reply passes here, so a byte
+    /// scan for `[6] INTEGER 52` comes before the full decode.
     static func isTooBig(_ reply: [UInt8]) -> Bool {
-        guard reply.first == KRBError.applicationTag, reply.count < 1024,
-              let error = try? KRBError(derEncoded: reply) else { return false }
+        guard reply.first == KRBError.applicationTag, reply.count < 1024 else { return false }
+        let found = reply.withUnsafeBufferPointer { bytes in
+            bytes.indices.dropLast(4).contains { i in
+                bytes[i] == 0xA6 && bytes[i + 1] == 0x03 && bytes[i + 2] == 0x02 && bytes[i + 3] == 0x01
+                    && bytes[i + 4] == UInt8(responseTooBig)
+            }
+        }
+        guard found, let error = try? KRBError(derEncoded: reply) else { return false }
         return error.errorCode == responseTooBig
     }
 
@@ -90,6 +98,12 @@ final class OversizedReplyMemory {
     private func compact() {
         order = entries.map { ($0.key, $0.value.expiry) }.sorted { $0.1 < $1.1 }
         orderStart = 0
+    }
+
+    private static func key(_ request: [UInt8]) -> Int {
+        var hasher = Hasher()
+        request.withUnsafeBytes { hasher.combine(bytes: $0) }
+        return hasher.finalize()
     }
 
     static func monotonicNow() -> Double {

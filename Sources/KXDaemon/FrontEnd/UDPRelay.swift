@@ -16,6 +16,12 @@ final class UDPRelay {
     private struct InFlightKey: Hashable {
         let client: SocketAddress
         let request: [UInt8]
+
+        /// The bytes in one go (the default combines them one by one).
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(client)
+            request.withUnsafeBytes { hasher.combine(bytes: $0) }
+        }
     }
 
     /// Datagrams read per wake-up, so TCP clients are not starved under a flood.
