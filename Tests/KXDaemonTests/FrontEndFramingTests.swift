@@ -11,8 +11,8 @@ import Testing
 struct FrontEndFramingTests {
     /// Sends `bytes` on a fresh connection; returns what came back before the
     /// front end closed the connection.
-    private func exchange(_ harness: FrontEndHarness, _ bytes: [UInt8]) throws -> TestClientSocket {
-        let client = try TestClientSocket(tcpTo: harness.address)
+    private func exchange(_ harness: FrontEndHarness, _ bytes: [UInt8]) throws -> FrontEndTestSocket {
+        let client = try FrontEndTestSocket(tcpTo: harness.address)
         client.send(bytes)
         #expect(harness.drive { client.pump().isClosedByPeer })
         return client
@@ -20,7 +20,7 @@ struct FrontEndFramingTests {
 
     /// A framed KRB-ERROR 61 naming our realm with our bitmask in e-data,
     /// the whole of what was received, ended by an orderly close.
-    private func expectRefusal(_ client: TestClientSocket, sourceLocation: SourceLocation = #_sourceLocation) {
+    private func expectRefusal(_ client: FrontEndTestSocket, sourceLocation: SourceLocation = #_sourceLocation) {
         let error = client.firstFrame.flatMap { try? KRBError(derEncoded: $0) }
         #expect(error?.errorCode == KerberosErrorCode.fieldTooLong, sourceLocation: sourceLocation)
         #expect(error?.realm == "FRONT.TEST", sourceLocation: sourceLocation)
@@ -55,7 +55,7 @@ struct FrontEndFramingTests {
     /// unread input would reset the connection and could destroy it.
     @Test func refusalArrivesIntactWhileTheClientKeepsSending() throws {
         let harness = try FrontEndHarness()
-        let client = try TestClientSocket(tcpTo: harness.address)
+        let client = try FrontEndTestSocket(tcpTo: harness.address)
         client.send(TCPFraming.bigEndian(0x0100_0000) + [UInt8](repeating: 0x41, count: 200_000))
         #expect(harness.drive { client.pump().isClosedByPeer })
         expectRefusal(client)
@@ -80,9 +80,9 @@ struct FrontEndFramingTests {
 
     @Test func startTLSIsHandedToTheAcceptorWithPendingBytes() throws {
         let harness = try FrontEndHarness()
-        let acceptor = FakeAcceptor()
+        let acceptor = FrontEndFakeAcceptor()
         harness.frontEnd.startTLSAcceptor = acceptor
-        let client = try TestClientSocket(tcpTo: harness.address)
+        let client = try FrontEndTestSocket(tcpTo: harness.address)
         let clientHello: [UInt8] = [0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5]
         client.send(TCPFraming.startTLSRequest + clientHello)   // eager client: hello before our answer
         #expect(harness.drive { acceptor.handoffs.count == 1 })
@@ -90,7 +90,7 @@ struct FrontEndFramingTests {
         #expect(client.received == TCPFraming.startTLSAccepted)
         let handoff = try #require(acceptor.handoffs.first)
         #expect(handoff.pendingBytes == clientHello)
-        #expect(handoff.peer.port == localPort(of: client.fd))
+        #expect(handoff.peer.port == frontEndTestLocalPort(of: client.fd))
         #expect(handoff.local == harness.address)
         #expect(fcntl(handoff.fd, F_GETFD) & FD_CLOEXEC != 0)
         // The socket is the client's connection, now the acceptor's alone.
@@ -103,18 +103,18 @@ struct FrontEndFramingTests {
 
     @Test func startTLSAfterOrdinaryRequestsOnOneConnection() throws {
         let harness = try FrontEndHarness()
-        let acceptor = FakeAcceptor()
+        let acceptor = FrontEndFakeAcceptor()
         harness.frontEnd.startTLSAcceptor = acceptor
-        let client = try TestClientSocket(tcpTo: harness.address)
+        let client = try FrontEndTestSocket(tcpTo: harness.address)
         // Two requests in one write, then STARTTLS once both are answered.
         client.send(TCPFraming.frame(harness.realm.asRequest()) + TCPFraming.frame(harness.realm.asRequest()))
         var frames: [[UInt8]] = []
         #expect(harness.drive {
             client.pump()
-            frames = splitFrames(client.received)
+            frames = frontEndFrames(client.received)
             return frames.count == 2
         })
-        #expect(frames.allSatisfy { krbErrorCode($0) == 25 })
+        #expect(frames.allSatisfy { frontEndKRBErrorCode($0) == 25 })
         client.send(TCPFraming.startTLSRequest)
         #expect(harness.drive { acceptor.handoffs.count == 1 })
         #expect(acceptor.handoffs[0].pendingBytes.isEmpty)
@@ -130,21 +130,21 @@ struct FrontEndFramingTests {
 
     @Test func requestSentOneByteAtATimeIsRelayed() throws {
         let harness = try FrontEndHarness()
-        let client = try TestClientSocket(tcpTo: harness.address)
+        let client = try FrontEndTestSocket(tcpTo: harness.address)
         for byte in TCPFraming.frame(harness.realm.asRequest()) {
             client.send([byte])
             harness.idle(0.001)
         }
         #expect(harness.drive { client.pump().firstFrame != nil })
-        #expect(krbErrorCode(client.firstFrame) == 25)
+        #expect(frontEndKRBErrorCode(client.firstFrame) == 25)
     }
 
     @Test func silentConnectionIsClosedAfterTheIdleTimeout() throws {
         var limits = FrontEndHarness.testLimits
         limits.idleTimeout = 0.3
         let harness = try FrontEndHarness(limits: limits)
-        let silent = try TestClientSocket(tcpTo: harness.address)
-        let partial = try TestClientSocket(tcpTo: harness.address)
+        let silent = try FrontEndTestSocket(tcpTo: harness.address)
+        let partial = try FrontEndTestSocket(tcpTo: harness.address)
         partial.send([0, 0, 1])   // a slow client does not push the deadline back
         let started = Date()
         #expect(harness.drive { silent.pump().isClosedByPeer && partial.pump().isClosedByPeer })
@@ -156,35 +156,35 @@ struct FrontEndFramingTests {
     /// serving afterwards.
     @Test func arbitraryBytesFromPeersAreSurvived() throws {
         let harness = try FrontEndHarness()
-        var generator = SeededGenerator(seed: 0x6B78_6F76)
-        var clients: [TestClientSocket] = []
+        var generator = FrontEndSeededGenerator(seed: 0x6B78_6F76)
+        var clients: [FrontEndTestSocket] = []
         for round in 0..<100 {
             let length = Int.random(in: 0...64, using: &generator)
             var bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
             if round % 3 == 0 && bytes.count >= 4 { bytes[0] = 0 }   // plausible lengths too
-            let client = try TestClientSocket(tcpTo: harness.address)
+            let client = try FrontEndTestSocket(tcpTo: harness.address)
             client.send(bytes)
             if round % 2 == 0 { client.shutdownSending() }
             clients.append(client)
-            let udp = try TestClientSocket(udpTo: harness.address)
+            let udp = try FrontEndTestSocket(udpTo: harness.address)
             udp.send(bytes)
         }
         harness.idle(0.5)
         clients.removeAll()
-        let check = try TestClientSocket(tcpTo: harness.address)
+        let check = try FrontEndTestSocket(tcpTo: harness.address)
         check.send(TCPFraming.frame(harness.realm.asRequest()))
         #expect(harness.drive { check.pump().firstFrame != nil })
-        #expect(krbErrorCode(check.firstFrame) == 25)
+        #expect(frontEndKRBErrorCode(check.firstFrame) == 25)
     }
 }
 
-final class FakeAcceptor: StartTLSAcceptor {
+final class FrontEndFakeAcceptor: StartTLSAcceptor {
     private(set) var handoffs: [StartTLSHandoff] = []
     func acceptStartTLS(_ handoff: StartTLSHandoff) { handoffs.append(handoff) }
 }
 
 /// Complete frames in `bytes`, without their lengths.
-func splitFrames(_ bytes: [UInt8]) -> [[UInt8]] {
+func frontEndFrames(_ bytes: [UInt8]) -> [[UInt8]] {
     var frames: [[UInt8]] = []
     var offset = 0
     while bytes.count - offset >= 4 {
@@ -196,10 +196,10 @@ func splitFrames(_ bytes: [UInt8]) -> [[UInt8]] {
     return frames
 }
 
-func localPort(of fd: Int32) -> UInt16 { port(of: fd, peer: false) ?? 0 }
+func frontEndTestLocalPort(of fd: Int32) -> UInt16 { frontEndSocketPort(of: fd, peer: false) ?? 0 }
 
 /// SplitMix64: reproducible "random" bytes.
-struct SeededGenerator: RandomNumberGenerator {
+struct FrontEndSeededGenerator: RandomNumberGenerator {
     private var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {

@@ -40,18 +40,18 @@ struct FrontEndKerberosTests {
         let realm = try FrontEndTestRealm(kdcDefaults: ["kdc_max_dgram_reply_size = 150"])
         defer { realm.destroy() }
         let harness = try FrontEndHarness(realm: realm)
-        let tcp = try TestClientSocket(tcpTo: harness.address)
+        let tcp = try FrontEndTestSocket(tcpTo: harness.address)
         tcp.send(TCPFraming.frame(realm.asRequest()))
         #expect(harness.drive { tcp.pump().firstFrame != nil })
-        #expect(krbErrorCode(tcp.firstFrame) == 25)
+        #expect(frontEndKRBErrorCode(tcp.firstFrame) == 25)
         #expect(harness.frontEnd.counters.backendTooBigFallbacks == 1)
         // A UDP client gets krb5kdc's answer as it is; an MIT client then
         // sends the same bytes over TCP, which must not go over UDP again.
-        let udp = try TestClientSocket(udpTo: harness.address)
+        let udp = try FrontEndTestSocket(udpTo: harness.address)
         udp.send(realm.asRequest())
         var replies: [[UInt8]] = []
         #expect(harness.drive { replies += udp.datagrams(); return !replies.isEmpty })
-        #expect(krbErrorCode(replies.first) == 52)
+        #expect(frontEndKRBErrorCode(replies.first) == 52)
         let result = try realm.kinitAndKvno(kdc: "127.0.0.1:\(harness.port)", tcpOnly: false, loop: harness.loop)
         #expect(result.ok, "\(result.trace)")
         #expect(result.trace.contains("retrying with TCP"))
@@ -67,7 +67,7 @@ struct FrontEndKerberosTests {
         var limits = FrontEndHarness.testLimits
         limits.backendMaxDatagramReply = 150
         let harness = try FrontEndHarness(realm: realm, tcpClientBackend: .tcp, limits: limits)
-        let udp = try TestClientSocket(udpTo: harness.address)
+        let udp = try FrontEndTestSocket(udpTo: harness.address)
         var replies: [[UInt8]] = []
         // Over UDP twice.
         let twice = realm.asRequest()
@@ -77,13 +77,13 @@ struct FrontEndKerberosTests {
         }
         // Over TCP (a 229-byte KRB-ERROR 25), then over UDP.
         let tcpFirst = realm.asRequest()
-        let tcp = try TestClientSocket(tcpTo: harness.address)
+        let tcp = try FrontEndTestSocket(tcpTo: harness.address)
         tcp.send(TCPFraming.frame(tcpFirst))
         #expect(harness.drive { tcp.pump().firstFrame != nil })
-        #expect(krbErrorCode(tcp.firstFrame) == 25)
+        #expect(frontEndKRBErrorCode(tcp.firstFrame) == 25)
         udp.send(tcpFirst)
         #expect(harness.drive { replies += udp.datagrams(); return replies.count == 3 })
-        #expect(replies.map(krbErrorCode) == [52, 52, 52])
+        #expect(replies.map(frontEndKRBErrorCode) == [52, 52, 52])
         #expect(harness.frontEnd.counters.tooBigAnsweredLocally == 2)
         #expect(harness.frontEnd.counters.udpRequests == 1)
         var probe: Result<Void, RelayFailure>?
@@ -107,9 +107,9 @@ struct FrontEndKerberosTests {
     /// replayed request's reply.
     @Test func heldUDPRequestIsAnsweredOnceDespiteRetransmissions() throws {
         let harness = try FrontEndHarness()
-        let interceptor = FakeInterceptor(loop: harness.loop, mode: .holdThenReplay(seconds: 2.5))
+        let interceptor = FrontEndFakeInterceptor(loop: harness.loop, mode: .holdThenReplay(seconds: 2.5))
         harness.frontEnd.interceptor = interceptor
-        let client = try TestClientSocket(udpTo: harness.address)
+        let client = try FrontEndTestSocket(udpTo: harness.address)
         let request = harness.realm.asRequest()
         var replies: [[UInt8]] = []
         let started = Date()
@@ -126,7 +126,7 @@ struct FrontEndKerberosTests {
         replies += client.datagrams()
         #expect(Date().timeIntervalSince(started) >= 2.5)
         #expect(replies.count == 1)
-        #expect(krbErrorCode(replies.first) == 25)   // pre-authentication required
+        #expect(frontEndKRBErrorCode(replies.first) == 25)   // pre-authentication required
         #expect(interceptor.seen.count == 1)
         #expect(interceptor.replayResults.count == 1)
         let counters = harness.frontEnd.counters
@@ -138,10 +138,10 @@ struct FrontEndKerberosTests {
     /// lookaside cache): retransmissions are absorbed, krb5kdc gets it once.
     @Test func requestHeldBeforeForwardingReachesTheKDCOnce() throws {
         let harness = try FrontEndHarness()
-        let interceptor = FakeInterceptor(loop: harness.loop, mode: .keep, holdBeforeForward: 1.2)
+        let interceptor = FrontEndFakeInterceptor(loop: harness.loop, mode: .keep, holdBeforeForward: 1.2)
         harness.frontEnd.interceptor = interceptor
-        let udp = try TestClientSocket(udpTo: harness.address)
-        let tcp = try TestClientSocket(tcpTo: harness.address)
+        let udp = try FrontEndTestSocket(udpTo: harness.address)
+        let tcp = try FrontEndTestSocket(tcpTo: harness.address)
         let request = harness.realm.asRequest()
         udp.send(request)
         tcp.send(TCPFraming.frame(harness.realm.asRequest()))
@@ -153,7 +153,7 @@ struct FrontEndKerberosTests {
         for (held, index) in zip(interceptor.kept, 0...) { held.deliver(interceptor.seen[index].reply) }
         var replies: [[UInt8]] = []
         #expect(harness.drive { replies += udp.datagrams(); return !replies.isEmpty && tcp.pump().firstFrame != nil })
-        #expect(krbErrorCode(replies.first) == 25 && krbErrorCode(tcp.firstFrame) == 25)
+        #expect(frontEndKRBErrorCode(replies.first) == 25 && frontEndKRBErrorCode(tcp.firstFrame) == 25)
         let counters = harness.frontEnd.counters
         #expect(counters.heldBeforeBackend == 2 && counters.absorbedRetries == 1 && counters.udpRequests == 1)
         #expect(interceptor.arrived.count == 2)
@@ -163,7 +163,7 @@ struct FrontEndKerberosTests {
     /// request (our reply may have been lost), answered by krb5kdc again.
     @Test func duplicateAfterTheAnswerIsRelayedAgain() throws {
         let harness = try FrontEndHarness()
-        let client = try TestClientSocket(udpTo: harness.address)
+        let client = try FrontEndTestSocket(udpTo: harness.address)
         let request = harness.realm.asRequest()
         var replies: [[UInt8]] = []
         for expected in 1...2 {
@@ -175,10 +175,10 @@ struct FrontEndKerberosTests {
 
     @Test func heldTCPRequestWaitsAndAClientThatLeavesCrashesNothing() throws {
         let harness = try FrontEndHarness()
-        let interceptor = FakeInterceptor(loop: harness.loop, mode: .keep)
+        let interceptor = FrontEndFakeInterceptor(loop: harness.loop, mode: .keep)
         harness.frontEnd.interceptor = interceptor
-        let waiting = try TestClientSocket(tcpTo: harness.address)
-        let leaving = try TestClientSocket(tcpTo: harness.address)
+        let waiting = try FrontEndTestSocket(tcpTo: harness.address)
+        let leaving = try FrontEndTestSocket(tcpTo: harness.address)
         waiting.send(TCPFraming.frame(harness.realm.asRequest()))
         leaving.send(TCPFraming.frame(harness.realm.asRequest()))
         #expect(harness.drive { interceptor.kept.count == 2 }, "\(harness.frontEnd.counters)")
@@ -189,10 +189,10 @@ struct FrontEndKerberosTests {
         #expect(harness.drive { harness.frontEnd.openTCPConnections == 1 })
         // Replays while held: up to the limit (4), each with a fresh reply.
         var replayed: [Result<[UInt8], RelayFailure>] = []
-        let waitingIndex = try #require(interceptor.seen.firstIndex { $0.client.address.port == localPort(of: waiting.fd) })
+        let waitingIndex = try #require(interceptor.seen.firstIndex { $0.client.address.port == frontEndTestLocalPort(of: waiting.fd) })
         for _ in 1...5 { interceptor.kept[waitingIndex].replay { replayed.append($0) } }
         #expect(harness.drive { replayed.count == 5 })
-        #expect(replayed.filter { krbErrorCode(try? $0.get()) == 25 }.count == 4)
+        #expect(replayed.filter { frontEndKRBErrorCode(try? $0.get()) == 25 }.count == 4)
         #expect(replayed.contains(.failure(.tooManyReplays)))
         // The engine delivers both: the closed one is a no-op, the other arrives once.
         for (held, index) in zip(interceptor.kept, 0...) {
@@ -200,7 +200,7 @@ struct FrontEndKerberosTests {
             held.deliver(interceptor.seen[index].reply)
         }
         #expect(harness.drive { waiting.pump().firstFrame != nil })
-        #expect(krbErrorCode(waiting.firstFrame) == 25)
+        #expect(frontEndKRBErrorCode(waiting.firstFrame) == 25)
         #expect(waiting.received.count == 4 + (waiting.firstFrame?.count ?? -4))
         #expect(harness.frontEnd.counters.tcpReplies == 1)
         // Replay after the end reports cancellation, later on the loop.
@@ -215,10 +215,10 @@ struct FrontEndKerberosTests {
         var limits = FrontEndHarness.testLimits
         limits.holdTimeout = 0.3
         let harness = try FrontEndHarness(limits: limits)
-        let interceptor = FakeInterceptor(loop: harness.loop, mode: .keep)
+        let interceptor = FrontEndFakeInterceptor(loop: harness.loop, mode: .keep)
         harness.frontEnd.interceptor = interceptor
-        let udp = try TestClientSocket(udpTo: harness.address)
-        let tcp = try TestClientSocket(tcpTo: harness.address)
+        let udp = try FrontEndTestSocket(udpTo: harness.address)
+        let tcp = try FrontEndTestSocket(tcpTo: harness.address)
         udp.send(harness.realm.asRequest())
         tcp.send(TCPFraming.frame(harness.realm.asRequest()))
         #expect(harness.drive { harness.frontEnd.counters.holdsExpired == 2 })
@@ -239,8 +239,8 @@ struct FrontEndKerberosTests {
         #expect((try? probe?.get()) != nil)
 
         try realm.stopKDC()
-        let udp = try TestClientSocket(udpTo: harness.address)
-        let tcp = try TestClientSocket(tcpTo: harness.address)
+        let udp = try FrontEndTestSocket(udpTo: harness.address)
+        let tcp = try FrontEndTestSocket(tcpTo: harness.address)
         udp.send(realm.asRequest())
         tcp.send(TCPFraming.frame(realm.asRequest()))
         #expect(harness.drive { tcp.pump().isClosedByPeer })
@@ -256,11 +256,11 @@ struct FrontEndKerberosTests {
         udp.send(realm.asRequest())
         var replies: [[UInt8]] = []
         #expect(harness.drive { replies += udp.datagrams(); return !replies.isEmpty })
-        #expect(krbErrorCode(replies.first) == 25)
-        let again = try TestClientSocket(tcpTo: harness.address)
+        #expect(frontEndKRBErrorCode(replies.first) == 25)
+        let again = try FrontEndTestSocket(tcpTo: harness.address)
         again.send(TCPFraming.frame(realm.asRequest()))
         #expect(harness.drive { again.pump().firstFrame != nil })
-        #expect(krbErrorCode(again.firstFrame) == 25)
+        #expect(frontEndKRBErrorCode(again.firstFrame) == 25)
     }
 
     @Test(arguments: [FrontEndConfiguration.TCPClientBackendPolicy.tcp, .udpFirst(maxUDPRequest: 1465)])
@@ -268,7 +268,7 @@ struct FrontEndKerberosTests {
         var limits = FrontEndHarness.testLimits
         limits.listenBacklog = 512
         let harness = try FrontEndHarness(tcpClientBackend: backendPolicy, limits: limits)
-        let clients = try (0..<200).map { _ in try TestClientSocket(tcpTo: harness.address) }
+        let clients = try (0..<200).map { _ in try FrontEndTestSocket(tcpTo: harness.address) }
         for client in clients { client.send(TCPFraming.frame(harness.realm.asRequest())) }
         var peak = 0
         #expect(harness.drive(timeout: 30) {
@@ -276,7 +276,7 @@ struct FrontEndKerberosTests {
             return clients.allSatisfy { $0.pump().firstFrame != nil }
         })
         #expect(peak == 200)
-        #expect(clients.allSatisfy { krbErrorCode($0.firstFrame) == 25 })
+        #expect(clients.allSatisfy { frontEndKRBErrorCode($0.firstFrame) == 25 })
         #expect(harness.frontEnd.counters.tcpRequests == 200 && harness.frontEnd.counters.tcpReplies == 200)
         for client in clients { client.shutdownSending() }
         #expect(harness.drive { harness.frontEnd.openTCPConnections == 0 })
@@ -288,7 +288,7 @@ struct FrontEndKerberosTests {
         var limits = FrontEndHarness.testLimits
         limits.maxTCPConnections = 5
         let harness = try FrontEndHarness(limits: limits)
-        let clients = try (0..<20).map { _ in try TestClientSocket(tcpTo: harness.address) }
+        let clients = try (0..<20).map { _ in try FrontEndTestSocket(tcpTo: harness.address) }
         for client in clients { client.send(TCPFraming.frame(harness.realm.asRequest())) }
         var peak = 0
         #expect(harness.drive(timeout: 20) {
@@ -313,17 +313,17 @@ struct FrontEndKerberosTests {
         var limits = FrontEndHarness.testLimits
         limits.backendTCPTimeout = 30
         let harness = try FrontEndHarness(realm: realm, listen: ["127.0.0.1:0", "[::1]:0"], limits: limits)
-        let interceptor = FakeInterceptor(loop: harness.loop, mode: .keep)
+        let interceptor = FrontEndFakeInterceptor(loop: harness.loop, mode: .keep)
         let count = { frontEndSocketCount(publicPort: harness.port, backendPort: realm.kdcPort) }
         #expect(count() == 4)   // UDP and TCP on two addresses
         // Busy state: served, held and idle connections, UDP in flight, pooled backend sockets.
-        let served = try TestClientSocket(udpTo: harness.address)
+        let served = try FrontEndTestSocket(udpTo: harness.address)
         served.send(realm.asRequest())
         #expect(harness.drive { !served.datagrams().isEmpty })
         harness.frontEnd.interceptor = interceptor
-        let heldUDP = try TestClientSocket(udpTo: harness.address)
-        let heldTCP = try TestClientSocket(tcpTo: harness.address)
-        let idle = try TestClientSocket(tcpTo: harness.frontEnd.boundAddresses[1])
+        let heldUDP = try FrontEndTestSocket(udpTo: harness.address)
+        let heldTCP = try FrontEndTestSocket(tcpTo: harness.address)
+        let idle = try FrontEndTestSocket(tcpTo: harness.frontEnd.boundAddresses[1])
         heldUDP.send(realm.asRequest())
         heldTCP.send(TCPFraming.frame(realm.asRequest()))
         #expect(harness.drive { interceptor.kept.count == 2 && harness.frontEnd.openTCPConnections == 2 })
@@ -343,7 +343,7 @@ struct FrontEndKerberosTests {
 }
 
 /// The engine's part in tests: holds replies, replays, delivers.
-final class FakeInterceptor: RelayInterceptor {
+final class FrontEndFakeInterceptor: RelayInterceptor {
     enum Mode {
         /// After `seconds`, replay the request and deliver the new reply.
         case holdThenReplay(seconds: Double)

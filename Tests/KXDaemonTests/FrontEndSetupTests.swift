@@ -57,9 +57,9 @@ struct FrontEndSetupTests {
             let candidate = UInt16.random(in: 20_000..<32_768)
             let tcp = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             let address = try SocketAddress(parsing: "127.0.0.1:\(candidate)")
-            let tcpFree = withSockAddr(address, { bind(tcp, $0, $1) }) == 0
+            let tcpFree = withFrontEndTestSockAddr(address, { bind(tcp, $0, $1) }) == 0
             close(tcp)
-            if tcpFree && withSockAddr(address, { bind(udp, $0, $1) }) == 0 { port = candidate; break }
+            if tcpFree && withFrontEndTestSockAddr(address, { bind(udp, $0, $1) }) == 0 { port = candidate; break }
         }
         try #require(port != 0)
         let taken = try SocketAddress(parsing: "127.0.0.1:\(port)")
@@ -68,7 +68,7 @@ struct FrontEndSetupTests {
         #expect(frontEnd.boundAddresses.isEmpty)
         let tcp = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         defer { close(tcp) }
-        #expect(withSockAddr(taken, { bind(tcp, $0, $1) }) == 0, "the TCP socket bound first was released")
+        #expect(withFrontEndTestSockAddr(taken, { bind(tcp, $0, $1) }) == 0, "the TCP socket bound first was released")
     }
 
     /// Port 0 picks one port for UDP and TCP on every address.

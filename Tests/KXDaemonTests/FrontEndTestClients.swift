@@ -45,7 +45,7 @@ final class FrontEndHarness {
 }
 
 /// Builds a sockaddr for a test socket from the public address fields.
-func withSockAddr<R>(_ address: SocketAddress, _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
+func withFrontEndTestSockAddr<R>(_ address: SocketAddress, _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
     switch address.family {
     case .inet:
         var v4 = sockaddr_in()
@@ -64,7 +64,7 @@ func withSockAddr<R>(_ address: SocketAddress, _ body: (UnsafePointer<sockaddr>,
 
 /// A raw client socket (non-blocking after connect) that the test reads by
 /// polling inside `loop.run(until:)`, so the front end keeps running.
-final class TestClientSocket {
+final class FrontEndTestSocket {
     private(set) var fd: Int32
     private(set) var received: [UInt8] = []
     /// EOF or a reset was seen.
@@ -73,19 +73,19 @@ final class TestClientSocket {
 
     init(tcpTo address: SocketAddress) throws {
         fd = socket(address.family == .inet ? AF_INET : AF_INET6, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw TestFailure("socket: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw FrontEndTestFailure("socket: \(String(cString: strerror(errno)))") }
         // Completes from the listen backlog even while the loop is not running.
-        guard withSockAddr(address, { connect(fd, $0, $1) }) == 0 else {
+        guard withFrontEndTestSockAddr(address, { connect(fd, $0, $1) }) == 0 else {
             let code = errno
             Glibc.close(fd)
-            throw TestFailure("connect \(address): \(String(cString: strerror(code)))")
+            throw FrontEndTestFailure("connect \(address): \(String(cString: strerror(code)))")
         }
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
     }
 
     init(udpTo address: SocketAddress) throws {
         fd = socket(address.family == .inet ? AF_INET : AF_INET6, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-        guard fd >= 0, withSockAddr(address, { connect(fd, $0, $1) }) == 0 else { throw TestFailure("udp socket to \(address)") }
+        guard fd >= 0, withFrontEndTestSockAddr(address, { connect(fd, $0, $1) }) == 0 else { throw FrontEndTestFailure("udp socket to \(address)") }
     }
 
     deinit { close() }
@@ -106,7 +106,7 @@ final class TestClientSocket {
 
     /// Reads what is available; returns self for chaining in conditions.
     @discardableResult
-    func pump() -> TestClientSocket {
+    func pump() -> FrontEndTestSocket {
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while !isClosedByPeer {
             let n = recv(fd, &buffer, buffer.count, 0)
@@ -144,7 +144,7 @@ final class TestClientSocket {
 }
 
 /// The KRB-ERROR code in a reply, if the reply is a KRB-ERROR.
-func krbErrorCode(_ message: [UInt8]?) -> Int32? {
+func frontEndKRBErrorCode(_ message: [UInt8]?) -> Int32? {
     guard let message, let error = try? KRBError(derEncoded: message) else { return nil }
     return error.errorCode
 }
@@ -159,12 +159,12 @@ func frontEndSocketCount(publicPort: UInt16, backendPort: UInt16) -> Int {
     return fds.filter { fd in
         guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(fd)"),
               target.hasPrefix("socket:[") else { return false }
-        return port(of: fd, peer: false) == publicPort || port(of: fd, peer: true) == backendPort
+        return frontEndSocketPort(of: fd, peer: false) == publicPort || frontEndSocketPort(of: fd, peer: true) == backendPort
     }.count
 }
 
 /// The local or peer port of an inet socket, nil otherwise.
-func port(of fd: Int32, peer: Bool) -> UInt16? {
+func frontEndSocketPort(of fd: Int32, peer: Bool) -> UInt16? {
     var storage = sockaddr_storage()
     var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
     let ok = withUnsafeMutablePointer(to: &storage) {

@@ -5,7 +5,7 @@ import KXEventLoop
 /// a child inherits the mask (a krb5kdc started that way ignores SIGTERM), so
 /// the child gets an empty mask; Foundation's Process is avoided because its
 /// wait can hang here. Output (stdout and stderr) goes to a file.
-final class TestProcess {
+final class FrontEndTestProcess {
     let arguments: [String]
     private let pid: pid_t
     private let outputPath: String
@@ -43,7 +43,7 @@ final class TestProcess {
         defer { envp.forEach { free($0) } }
         var pid: pid_t = 0
         let code = posix_spawn(&pid, "/usr/bin/env", &actions, &attributes, argv, envp)
-        guard code == 0 else { throw TestFailure("posix_spawn \(arguments[0]): \(String(cString: strerror(code)))") }
+        guard code == 0 else { throw FrontEndTestFailure("posix_spawn \(arguments[0]): \(String(cString: strerror(code)))") }
         self.pid = pid
     }
 
@@ -80,24 +80,24 @@ final class TestProcess {
     /// Runs to completion without a loop (scripts that need no front end).
     @discardableResult
     static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> String {
-        let process = try TestProcess(arguments, environment: environment)
+        let process = try FrontEndTestProcess(arguments, environment: environment)
         process.waitForExit()
-        guard process.succeeded else { throw TestFailure("\(arguments.joined(separator: " ")) failed:\n\(process.output)") }
+        guard process.succeeded else { throw FrontEndTestFailure("\(arguments.joined(separator: " ")) failed:\n\(process.output)") }
         return process.output
     }
 
     /// Runs while driving `loop`, so a front end on it serves the child.
     static func run(_ arguments: [String], environment: [String: String] = [:], input: String? = nil,
-                    driving loop: EventLoop, timeout: Double = 30) throws -> TestProcess {
-        let process = try TestProcess(arguments, environment: environment, input: input)
+                    driving loop: EventLoop, timeout: Double = 30) throws -> FrontEndTestProcess {
+        let process = try FrontEndTestProcess(arguments, environment: environment, input: input)
         guard loop.run(until: { process.hasExited }, timeout: timeout) else {
-            throw TestFailure("\(arguments.joined(separator: " ")) did not finish in \(timeout) s:\n\(process.output)")
+            throw FrontEndTestFailure("\(arguments.joined(separator: " ")) did not finish in \(timeout) s:\n\(process.output)")
         }
         return process
     }
 }
 
-struct TestFailure: Error, CustomStringConvertible {
+struct FrontEndTestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }

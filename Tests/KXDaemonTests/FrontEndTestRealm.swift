@@ -33,10 +33,10 @@ final class FrontEndTestRealm: @unchecked Sendable {
         // scripts/test sweeps KXOVER_TEST_TMP, so even a crashed run leaves no KDC behind.
         let base = ProcessInfo.processInfo.environment["KXOVER_TEST_TMP"] ?? NSTemporaryDirectory()
         dir = base + "/kxfe-" + UUID().uuidString.prefix(8).lowercased()
-        let ports = try TestProcess.run(["scripts/realm", "free-ports", "3"]).split(separator: "\n").compactMap { UInt16($0) }
-        guard ports.count == 3 else { throw TestFailure("no free ports") }
+        let ports = try FrontEndTestProcess.run(["scripts/realm", "free-ports", "3"]).split(separator: "\n").compactMap { UInt16($0) }
+        guard ports.count == 3 else { throw FrontEndTestFailure("no free ports") }
         kdcPort = ports[0]
-        try TestProcess.run(["scripts/realm", "init", dir, realm, "--kdc-port", "\(ports[0])",
+        try FrontEndTestProcess.run(["scripts/realm", "init", dir, realm, "--kdc-port", "\(ports[0])",
                              "--kadmind-port", "\(ports[1])", "--kpasswd-port", "\(ports[2])"])
         if !kdcDefaults.isEmpty {
             let profile = "\(dir)/\(realm)/kdc.conf"
@@ -46,15 +46,15 @@ final class FrontEndTestRealm: @unchecked Sendable {
                 .write(toFile: profile, atomically: true, encoding: .utf8)
         }
         try startKDC()
-        try TestProcess.run(["scripts/realm", "addprinc", dir, realm, "alice", "--pw", alicePassword])
-        try TestProcess.run(["scripts/realm", "addprinc", dir, realm, service, "--randkey"])
+        try FrontEndTestProcess.run(["scripts/realm", "addprinc", dir, realm, "alice", "--pw", alicePassword])
+        try FrontEndTestProcess.run(["scripts/realm", "addprinc", dir, realm, service, "--randkey"])
     }
 
-    func startKDC() throws { try TestProcess.run(["scripts/realm", "start", dir, realm]) }
-    func stopKDC() throws { try TestProcess.run(["scripts/realm", "stop", dir, realm]) }
+    func startKDC() throws { try FrontEndTestProcess.run(["scripts/realm", "start", dir, realm]) }
+    func stopKDC() throws { try FrontEndTestProcess.run(["scripts/realm", "stop", dir, realm]) }
 
     func destroy() {
-        _ = try? TestProcess.run(["scripts/realm", "destroy", dir])
+        _ = try? FrontEndTestProcess.run(["scripts/realm", "destroy", dir])
     }
 
     /// A client profile whose only KDC for the realm is `kdc` (the front end).
@@ -84,10 +84,10 @@ final class FrontEndTestRealm: @unchecked Sendable {
         let profile = try clientProfile(kdc: kdc, tcpOnly: tcpOnly)
         let environment = ["KRB5_CONFIG": profile, "KRB5CCNAME": "FILE:\(profile).cc", "KRB5_TRACE": "/dev/stderr"]
         defer { unlink(profile); unlink(profile + ".cc") }
-        let kinit = try TestProcess.run(["kinit", "alice@\(realm)"], environment: environment,
+        let kinit = try FrontEndTestProcess.run(["kinit", "alice@\(realm)"], environment: environment,
                                         input: alicePassword + "\n", driving: loop)
         guard kinit.succeeded else { return (false, kinit.output) }
-        let kvno = try TestProcess.run(["kvno", "\(service)@\(realm)"], environment: environment, driving: loop)
+        let kvno = try FrontEndTestProcess.run(["kvno", "\(service)@\(realm)"], environment: environment, driving: loop)
         return (kvno.succeeded, kinit.output + kvno.output)
     }
 

@@ -1,8 +1,8 @@
 /// A client TCP connection that asked for STARTTLS (RFC 6251) and was answered
 /// `00 00 00 00`. From here on it belongs to the acceptor.
 public struct StartTLSHandoff: Sendable {
-    /// The connected socket (non-blocking, close-on-exec). The acceptor owns
-    /// it and must close it.
+    /// The connected socket (non-blocking, close-on-exec, TCP_NODELAY). The
+    /// acceptor owns it and must close it.
     public let fd: Int32
     /// Bytes the client sent after `80 00 00 01` that the front end already
     /// read: the start of its TLS ClientHello, if it did not wait for our answer.

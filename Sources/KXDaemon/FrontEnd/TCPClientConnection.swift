@@ -142,6 +142,11 @@ final class TCPClientConnection {
 
     private func replied(_ reply: [UInt8]) {
         request = nil
+        // A frame carries under 2^31 bytes; an interceptor's bytes are not checked elsewhere.
+        guard reply.count < Int(TCPFraming.extensionBit) else {
+            context.counters.clientSendErrors += 1
+            return finish()
+        }
         context.counters.tcpReplies += 1
         send(TCPFraming.frame(reply))
     }
