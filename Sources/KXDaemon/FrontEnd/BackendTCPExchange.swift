@@ -16,6 +16,12 @@ final class BackendTCPExchange: BackendExchange {
     private var writable: Watch?
     private var readable: Watch?
     private var deadline: Watch?
+    /// Running: counted against the backend's TCP concurrency.
+    private var holdsSlot = false
+    private var leftQueue = false
+    /// Inside `connect()`: an outcome now (refused at once) is reported on
+    /// the next loop turn, never from inside the caller's `send`.
+    private var connecting = false
 
     init(request: [UInt8], backend: BackendKDC, completion: @escaping BackendCompletion) {
         self.request = request
@@ -24,10 +30,6 @@ final class BackendTCPExchange: BackendExchange {
         self.completion = completion
         reader = TCPFrameReader(limits: backend.limits.frameLimits, extensionsAllowed: false)
     }
-
-    /// Running: counted against the backend's TCP concurrency.
-    private var holdsSlot = false
-    private var leftQueue = false
 
     deinit {
         closeSocket()
@@ -60,10 +62,6 @@ final class BackendTCPExchange: BackendExchange {
         // write says EAGAIN and we wait for writability.
         sendRequest()
     }
-
-    /// Inside `connect()`: an outcome now (refused at once) is reported on
-    /// the next loop turn, never from inside the caller's `send`.
-    private var connecting = false
 
     func cancel() {
         completion = nil

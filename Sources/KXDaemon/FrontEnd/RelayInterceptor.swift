@@ -36,9 +36,10 @@ public struct RelayClient: Hashable, Sendable, CustomStringConvertible {
 /// connection closed (TCP). `forward` and `deliver` take effect at most once
 /// and are no-ops after the request ended (client gone, timeout, close).
 ///
-/// `replay` sends the same request bytes to krb5kdc again, over the client's
-/// transport, and calls its completion exactly once, always later on the loop
-/// (never inside `replay`), with the new reply or why there is none.
+/// `replay` sends the same request bytes to krb5kdc again, the way they went
+/// first, and calls its completion exactly once, always later on the loop
+/// (never inside `replay`), with the new reply or why there is none; at most
+/// `Limits.maxReplaysPerRequest` times per request.
 public protocol RelayInterceptor: AnyObject {
     func requestArrived(_ request: [UInt8], client: RelayClient, forward: @escaping () -> Void)
     func backendReplied(request: [UInt8], reply: [UInt8], client: RelayClient,

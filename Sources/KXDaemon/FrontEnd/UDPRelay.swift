@@ -67,7 +67,7 @@ final class UDPRelay {
         if let tooBig = context.backend.oversizedReplies.tooBigReply(for: request) {
             // krb5kdc would crash on this repeat (see OversizedReplyMemory).
             context.counters.tooBigAnsweredLocally += 1
-            if case .done = Sockets.sendDatagram(fd, tooBig, to: client) {} else { context.counters.clientSendErrors += 1 }
+            send(tooBig, to: client)
             return
         }
         guard context.udpInFlight < context.limits.maxUDPInFlight else {
@@ -85,10 +85,17 @@ final class UDPRelay {
 
     private func answer(_ key: InFlightKey, with reply: [UInt8]) {
         inFlight[key] = nil
-        if case .done = Sockets.sendDatagram(fd, reply, to: key.client) {
-            context.counters.udpReplies += 1
-        } else {
+        if send(reply, to: key.client) { context.counters.udpReplies += 1 }
+    }
+
+    /// A full socket buffer or an unsendable size is counted, not retried:
+    /// the client retransmits.
+    @discardableResult
+    private func send(_ datagram: [UInt8], to client: SocketAddress) -> Bool {
+        guard case .done = Sockets.sendDatagram(fd, datagram, to: client) else {
             context.counters.clientSendErrors += 1
+            return false
         }
+        return true
     }
 }
