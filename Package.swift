@@ -69,8 +69,10 @@ var targets: [Target] = [
     .testTarget(name: "KXOverTests", dependencies: ["KXOver"], exclude: ["Vectors"]),
     .testTarget(name: "KXKDBTests", dependencies: ["KXKDB", "KXOver", "KXEventLoop", "kxover"]),
     .testTarget(name: "KXEventLoopTests", dependencies: ["KXEventLoop"]),
-    .testTarget(name: "KXDNSTests", dependencies: ["KXDNS", "KXOver", "KXEventLoop"]),
-    .testTarget(name: "KXDaemonTests", dependencies: ["KXDaemon", "KXOver", "KXEventLoop", "KXKDB", "KXDNS", "TLSPool"]),
+    // Shared by the integration tests: a posix_spawn process runner.
+    .target(name: "KXTestSupport", path: "Tests/KXTestSupport"),
+    .testTarget(name: "KXDNSTests", dependencies: ["KXDNS", "KXOver", "KXEventLoop", "KXTestSupport"]),
+    .testTarget(name: "KXDaemonTests", dependencies: ["KXDaemon", "KXOver", "KXEventLoop", "KXKDB", "KXDNS", "TLSPool", "KXTestSupport"]),
     .testTarget(name: "TLSPoolTests", dependencies: ["TLSPool", "KXOver", "KXEventLoop"]),
 ]
 

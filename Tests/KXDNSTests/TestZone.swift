@@ -2,6 +2,7 @@ import Foundation
 import KXDNS
 import KXEventLoop
 import KXOver
+import KXTestSupport
 
 /// The signed test zones (scripts/dnszone) with KDC certificates
 /// (scripts/kdccert), started once per test process and stopped at exit.
@@ -67,41 +68,14 @@ final class TestZone: @unchecked Sendable {
         try String(contentsOfFile: "\(dir)/\(cert).tlsa-ee", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// Runs a command to completion with posix_spawn and waitpid: Foundation's
-    /// Process waits for SIGCHLD, which test threads block, and can hang.
-    /// The child gets an empty signal mask and its output goes to a file.
+    /// Runs a command to completion (KXTestSupport's posix_spawn runner: test
+    /// threads block signals, and Foundation's Process can hang waiting here).
     @discardableResult
     static func run(_ arguments: [String]) throws -> String {
-        let output = NSTemporaryDirectory() + "kxdns-run-" + UUID().uuidString
-        defer { unlink(output) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
-        // Scripts by absolute path: they find the repository from their own location.
-        let program = arguments[0].hasPrefix("scripts/") ? repoRoot.path + "/" + arguments[0] : arguments[0]
-        let argv = (["/usr/bin/env", program] + arguments.dropFirst()).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let code = posix_spawn(&pid, "/usr/bin/env", &actions, &attributes, argv, environ)
-        guard code == 0 else { throw DNSFailure.resolver("posix_spawn \(arguments[0]): \(code)") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
-        // Exited normally with status 0.
-        guard status & 0x7F == 0, (status >> 8) & 0xFF == 0 else {
-            throw DNSFailure.resolver(text)
-        }
-        return text
+        let process = try TestProcess(arguments)
+        process.waitForExit()
+        guard process.succeeded else { throw DNSFailure.resolver(process.output) }
+        return process.output
     }
 }
 

@@ -77,10 +77,7 @@ public final class ClientCrossover {
     private var requestOffer: KXOffer?
     private var keyInfo: KeyInfo?
     private var layout: KeySchedule.Layout?
-    private var material: KeyMaterial?
-    private var inFlight: Cancellable?
-    private var stageTimer: Cancellable?
-    private var deadline: Cancellable?
+    private let hold: ExchangeHold
     private var lastConnectError: KXError?
 
     public init(id: String, local: LocalRealmPolicy, target: Target, ports: Ports, timeouts: CrossoverTimeouts = .client,
@@ -92,6 +89,7 @@ public final class ClientCrossover {
         self.timeouts = timeouts
         self.log = log
         self.completion = completion
+        hold = ExchangeHold(timers: ports.timers)
         if case .realm(let realm) = target { serviceRealm = realm }
     }
 
@@ -101,7 +99,7 @@ public final class ClientCrossover {
 
     public func start() {
         guard stage == .initialised else { return }
-        deadline = ports.timers.schedule(after: timeouts.overall) { [weak self] in
+        hold.startDeadline(timeouts.overall) { [weak self] in
             self?.fail(KXError(.timeout, "exchange not done within \(Int(self?.timeouts.overall ?? 0)) s"))
         }
         if case .realm(let realm) = target {
@@ -144,7 +142,7 @@ public final class ClientCrossover {
     private func lookUpRealm() {
         guard case .host(let host) = target else { return }
         enter(.realmLookup, host)
-        inFlight = ports.lookups.realm(ofHost: host) { [weak self] result in self?.realmResolved(result) }
+        hold.inFlight = ports.lookups.realm(ofHost: host) { [weak self] result in self?.realmResolved(result) }
     }
 
     private func realmResolved(_ result: Result<String, KXError>) {
@@ -167,7 +165,7 @@ public final class ClientCrossover {
     private func lookUpKDCs() {
         guard let realm = serviceRealm else { return }
         enter(.kdcLookup, realm)
-        inFlight = ports.lookups.kdcs(ofRealm: realm, random: SeededGenerator(ports.random)) { [weak self] result in
+        hold.inFlight = ports.lookups.kdcs(ofRealm: realm, random: SeededGenerator(ports.random)) { [weak self] result in
             self?.kdcsResolved(result)
         }
     }
@@ -192,7 +190,7 @@ public final class ClientCrossover {
         }
         currentTarget = next
         enter(.addressLookup, next.description)
-        inFlight = ports.lookups.addresses(ofHost: next.target) { [weak self] result in self?.addressesResolved(result) }
+        hold.inFlight = ports.lookups.addresses(ofHost: next.target) { [weak self] result in self?.addressesResolved(result) }
     }
 
     private func addressesResolved(_ result: Result<[String], KXError>) {
@@ -219,11 +217,11 @@ public final class ClientCrossover {
         }
         enter(.connecting, "\(target.target) [\(address)]:\(target.port)")
         armStage(timeouts.connect, "connect to \(address)") { [weak self] in
-            self?.inFlight?.cancel()
+            self?.hold.inFlight?.cancel()
             self?.lastConnectError = KXError(.connect, "connect to [\(address)]:\(target.port) timed out")
             self?.nextAddress()
         }
-        inFlight = ports.dialer.connect(host: target.target, address: address, port: target.port) { [weak self] result in
+        hold.inFlight = ports.dialer.connect(host: target.target, address: address, port: target.port) { [weak self] result in
             self?.connected(result)
         }
     }
@@ -336,7 +334,7 @@ public final class ClientCrossover {
         case .failure(let error):
             fail(error)
         case .success(let material):
-            self.material = material
+            hold.material = material
             enter(.storing, "krbtgt/\(serviceRealm ?? "?")@\(local.realm) kvno \(keyInfo.kvno)")
             armStage(timeouts.keyStore, "key store")
             let write = CrossoverKeyWrite(principal: keyInfo.kxName, kvno: keyInfo.kvno, material: material, layout: layout,
@@ -375,15 +373,9 @@ public final class ClientCrossover {
     }
 
     private func finish(_ result: Result<Success, KXError>) {
-        inFlight?.cancel()
-        inFlight = nil
-        disarmStage()
-        deadline?.cancel()
-        deadline = nil
+        hold.releaseAll()
         connection?.close()
         connection = nil
-        material?.zeroize()
-        material = nil
         guard let completion else { return }
         self.completion = nil
         completion(result)
@@ -396,17 +388,13 @@ public final class ClientCrossover {
     }
 
     private func armStage(_ seconds: Double, _ what: String, onTimeout: (() -> Void)? = nil) {
-        stageTimer?.cancel()
-        stageTimer = ports.timers.schedule(after: seconds) { [weak self] in
-            guard let self else { return }
-            self.stageTimer = nil
-            if let onTimeout { onTimeout() } else { self.fail(KXError(.timeout, "\(what) not done within \(Int(seconds)) s")) }
+        hold.armStage(seconds) { [weak self] in
+            if let onTimeout { onTimeout() } else { self?.fail(KXError(.timeout, "\(what) not done within \(Int(seconds)) s")) }
         }
     }
 
     private func disarmStage() {
-        stageTimer?.cancel()
-        stageTimer = nil
+        hold.disarmStage()
     }
 }
 

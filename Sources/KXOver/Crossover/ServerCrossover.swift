@@ -63,10 +63,7 @@ public final class ServerCrossover {
     private var replyOffer: KXOffer?
     private var keyInfo: KeyInfo?
     private var layout: KeySchedule.Layout?
-    private var material: KeyMaterial?
-    private var inFlight: Cancellable?
-    private var stageTimer: Cancellable?
-    private var deadline: Cancellable?
+    private let hold: ExchangeHold
 
     public init(id: String, frame: [UInt8], session: KXSession, locals: [LocalRealmPolicy], ports: Ports,
                 timeouts: CrossoverTimeouts = .server, log: @escaping (CrossoverEvent) -> Void = { _ in },
@@ -79,6 +76,7 @@ public final class ServerCrossover {
         self.timeouts = timeouts
         self.log = log
         self.completion = completion
+        hold = ExchangeHold(timers: ports.timers)
     }
 
     public var isDone: Bool { completion == nil }
@@ -87,7 +85,7 @@ public final class ServerCrossover {
 
     public func start() {
         guard stage == .initialised else { return }
-        deadline = ports.timers.schedule(after: timeouts.overall) { [weak self] in
+        hold.startDeadline(timeouts.overall) { [weak self] in
             self?.fail(KXError(.timeout, "exchange not done within \(Int(self?.timeouts.overall ?? 0)) s"))
         }
         enter(.received, "\(frame.count) bytes from \(session.peerHost)")
@@ -121,7 +119,7 @@ public final class ServerCrossover {
         disarmStage()
         if case .failure(let error) = result { fail(error); return }
         enter(.kdcLookup, realms.client)
-        inFlight = ports.lookups.kdcs(ofRealm: realms.client, random: SeededGenerator(ports.random)) { [weak self] result in
+        hold.inFlight = ports.lookups.kdcs(ofRealm: realms.client, random: SeededGenerator(ports.random)) { [weak self] result in
             self?.clientKDCsResolved(result)
         }
     }
@@ -217,7 +215,7 @@ public final class ServerCrossover {
         case .failure(let error):
             fail(error)
         case .success(let material):
-            self.material = material
+            hold.material = material
             enter(.storing, "krbtgt/\(realms.service)@\(realms.client) kvno \(keyInfo.kvno)")
             armStage(timeouts.keyStore, "key store")
             let write = CrossoverKeyWrite(principal: keyInfo.kxName, kvno: keyInfo.kvno, material: material, layout: layout,
@@ -235,8 +233,8 @@ public final class ServerCrossover {
         case .failure(let error):
             fail(error)
         case .success(let outcome):
-            material?.zeroize()
-            material = nil
+            hold.material?.zeroize()
+            hold.material = nil
             enter(.sending, "stored (\(outcome))")
             session.send(KXMessage(kind: .reply, offer: reply).derEncoded) { [weak self] result in self?.replySent(result, outcome) }
         }
@@ -265,13 +263,7 @@ public final class ServerCrossover {
     }
 
     private func finish(_ result: Result<Success, KXError>) {
-        inFlight?.cancel()
-        inFlight = nil
-        disarmStage()
-        deadline?.cancel()
-        deadline = nil
-        material?.zeroize()
-        material = nil
+        hold.releaseAll()
         guard let completion else { return }
         self.completion = nil
         completion(result)
@@ -284,16 +276,11 @@ public final class ServerCrossover {
     }
 
     private func armStage(_ seconds: Double, _ what: String) {
-        stageTimer?.cancel()
-        stageTimer = ports.timers.schedule(after: seconds) { [weak self] in
-            self?.stageTimer = nil
-            self?.fail(KXError(.timeout, "\(what) not done within \(Int(seconds)) s"))
-        }
+        hold.armStage(seconds) { [weak self] in self?.fail(KXError(.timeout, "\(what) not done within \(Int(seconds)) s")) }
     }
 
     private func disarmStage() {
-        stageTimer?.cancel()
-        stageTimer = nil
+        hold.disarmStage()
     }
 }
 
