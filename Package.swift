@@ -25,6 +25,8 @@ var targets: [Target] = [
         ]
     ),
     .target(name: "CEvent", linkerSettings: [.linkedLibrary("event_core")]),
+    // The hostrealm module krb5kdc loads (libkxover-hostrealm.so): asks kxoverd for a host's realm.
+    .target(name: "CHostRealmModule", cSettings: [.unsafeFlags(["-Wall"])], linkerSettings: [.linkedLibrary("krb5")]),
     // Runtime: the single-threaded libevent loop every adapter is driven by.
     .target(name: "KXEventLoop", dependencies: ["CEvent"]),
     .systemLibrary(name: "CUnbound", pkgConfig: "libunbound", providers: [.apt(["libunbound-dev", "libevent-dev"])]),
@@ -35,7 +37,7 @@ var targets: [Target] = [
     .systemLibrary(name: "CGnuTLS", pkgConfig: "gnutls", providers: [.apt(["libgnutls28-dev"])]),
     // Adapter: the TLS Pool (PIOC V2 wire records, async client, GnuTLS pool).
     .target(name: "TLSPool", dependencies: ["KXOver", "KXEventLoop", "CFDPass", "CGnuTLS"]),
-    .executableTarget(name: "tlspoold", dependencies: ["TLSPool"]),
+    .executableTarget(name: "tlspoold", dependencies: ["TLSPool", "KXDNS", "KXDaemon"]),
     // Adapter: crossover keys in the MIT KDB through kadm5 (the only kadm5 user).
     .target(name: "KXKDB", dependencies: ["KXOver", "CKerberos", "KXEventLoop"]),
     // Daemon layer: configuration (and, later, the event loop and front end).
@@ -72,7 +74,7 @@ var targets: [Target] = [
     // Shared by the integration tests: a posix_spawn process runner.
     .target(name: "KXTestSupport", path: "Tests/KXTestSupport"),
     .testTarget(name: "KXDNSTests", dependencies: ["KXDNS", "KXOver", "KXEventLoop", "KXTestSupport"]),
-    .testTarget(name: "KXDaemonTests", dependencies: ["KXDaemon", "KXOver", "KXEventLoop", "KXKDB", "KXDNS", "TLSPool", "KXTestSupport"]),
+    .testTarget(name: "KXDaemonTests", dependencies: ["KXDaemon", "KXOver", "KXEventLoop", "KXKDB", "KXDNS", "TLSPool", "KXTestSupport", "CHostRealmModule"]),
     .testTarget(name: "TLSPoolTests", dependencies: ["TLSPool", "KXOver", "KXEventLoop"]),
 ]
 
@@ -94,6 +96,7 @@ let package = Package(
         .library(name: "KXOver", targets: ["KXOver"]),
         .executable(name: "kxover", targets: ["kxover"]),
         .executable(name: "kxoverd", targets: ["kxoverd"]),
+        .library(name: "kxover-hostrealm", type: .dynamic, targets: ["CHostRealmModule"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),

@@ -1,4 +1,5 @@
 import Foundation
+import KXDNS
 import TLSPool
 
 /// tlspoold's command line (kept to plain CommandLine: a handful of options).
@@ -7,6 +8,9 @@ struct Options {
     var socketMode: mode_t = 0o660
     var identities: [TLSPoolConfiguration.Identity] = []
     var tlsa: [String: [TLSARecord]] = [:]
+    /// DNSSEC for DANE: TLSA from this resolver for hosts not pinned with --tlsa.
+    var resolver = ResolverConfiguration()
+    var usesDNSSEC: Bool { !resolver.trustAnchors.isEmpty || !resolver.trustAnchorFiles.isEmpty }
     var verbose = false
 
     static let usage = """
@@ -18,6 +22,9 @@ struct Options {
           --mode       its permissions (default 0660)
           --tlsa       a TLSA record for HOST, trusted as DNSSEC-secure (testing and pinning)
           --tlsa-file  lines of "HOST USAGE SELECTOR MATCHING-TYPE HEX" ('#' comments)
+          --dns-trust-anchor TEXT / --dns-trust-anchor-file FILE
+                       validate TLSA at _88._tcp.HOST with DNSSEC (libunbound) for hosts not pinned
+          --dns-forward ADDR[@PORT], --dns-option "name: value"   resolver settings
         Hosts without TLSA records are refused: DANE is required.
         SIGTERM, SIGINT or SIGHUP stops the pool.
         """
@@ -46,6 +53,13 @@ struct Options {
                 tlsa[host, default: []].append(record)
             case "--tlsa-file":
                 for (host, record) in try Self.tlsaFile(try value(option)) { tlsa[host, default: []].append(record) }
+            case "--dns-trust-anchor": resolver.trustAnchors.append(try value(option))
+            case "--dns-trust-anchor-file": resolver.trustAnchorFiles.append(try value(option))
+            case "--dns-forward": resolver.forwarders.append(try value(option))
+            case "--dns-option":
+                let text = try value(option)
+                guard let colon = text.firstIndex(of: ":") else { throw Failure(description: "--dns-option wants \"name: value\"") }
+                resolver.options.append(.init(String(text[...colon]), String(text[text.index(after: colon)...]).trimmingCharacters(in: .whitespaces)))
             case "--verbose", "-v": verbose = true
             case "--help", "-h": throw Failure(description: Self.usage, isHelp: true)
             default: throw Failure(description: "unknown option \(option)\n\(Self.usage)")

@@ -2,6 +2,7 @@
 // a UNIX socket (kxoverd can use it instead of its embedded pool).
 @preconcurrency import Glibc
 import Foundation
+import KXDaemon
 import TLSPool
 
 setvbuf(stdout, nil, _IOLBF, 0)
@@ -25,8 +26,17 @@ for signal in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&stopSignals, signal) }
 pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
 
 let verbose = options.verbose
-var configuration = TLSPoolConfiguration(identities: options.identities,
-                                         tlsaResolver: StaticTLSAResolver(options.tlsa.mapValues { .secure($0) }))
+let pinned = StaticTLSAResolver(options.tlsa.mapValues { .secure($0) })
+var tlsaResolver: any TLSAResolver = pinned
+if options.usesDNSSEC {
+    do {
+        tlsaResolver = PinnedThenDNSSEC(pinned: options.tlsa, dnssec: try DNSSECTLSAResolver.start(configuration: options.resolver))
+    } catch {
+        FileHandle.standardError.write(Data("tlspoold: resolver: \(error)\n".utf8))
+        exit(1)
+    }
+}
+var configuration = TLSPoolConfiguration(identities: options.identities, tlsaResolver: tlsaResolver)
 configuration.log = { message in
     if verbose { FileHandle.standardError.write(Data("tlspoold: \(message)\n".utf8)) }
 }
@@ -45,3 +55,14 @@ var received: Int32 = 0
 sigwait(&stopSignals, &received)
 pool.shutdown()
 print("tlspoold: stopped")
+
+/// Pinned TLSA for the hosts given with --tlsa, DNSSEC for every other host.
+struct PinnedThenDNSSEC: TLSAResolver {
+    let pinned: [String: [TLSARecord]]
+    let dnssec: any TLSAResolver
+
+    func tlsa(forHost host: String) -> TLSALookup {
+        if let records = pinned[host.lowercased()] { return .secure(records) }
+        return dnssec.tlsa(forHost: host)
+    }
+}

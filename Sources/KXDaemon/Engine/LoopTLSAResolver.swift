@@ -50,3 +50,29 @@ final class LoopTLSAResolver: TLSAResolver, @unchecked Sendable {
         return answer.withLock { $0 } ?? .failed("no TLSA answer for \(host)")
     }
 }
+
+/// A DNSSEC-validating TLSA source for a pool outside kxoverd (tlspoold): its
+/// own event loop on a dedicated thread, owning an UnboundResolver.
+public enum DNSSECTLSAResolver {
+    public static func start(configuration: ResolverConfiguration) throws -> any TLSAResolver {
+        let ready = DispatchSemaphore(value: 0)
+        let outcome = Mutex<Result<LoopTLSAResolver, Error>?>(nil)
+        let thread = Thread {
+            do {
+                let loop = try EventLoop()
+                let resolver = try UnboundResolver(configuration: configuration, loop: loop)
+                outcome.withLock { $0 = .success(LoopTLSAResolver(resolver: resolver, executor: loop.executor,
+                                                                 timeout: configuration.queryTimeout + 1)) }
+                ready.signal()
+                withExtendedLifetime(resolver) { loop.run() }
+            } catch {
+                outcome.withLock { $0 = .failure(error) }
+                ready.signal()
+            }
+        }
+        thread.name = "tlsa-resolver"
+        thread.start()
+        ready.wait()
+        return try outcome.withLock { $0! }.get()
+    }
+}
