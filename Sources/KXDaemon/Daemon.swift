@@ -15,6 +15,8 @@ public final class Daemon {
     public let engine: CrossoverEngine
     public let frontEnd: KDCFrontEnd
     private let resolver: UnboundResolver
+    /// The krb5kdc hostrealm module's socket, when `hostrealm_socket` is set.
+    public let hostRealmServer: HostRealmServer?
     private let poolServer: TLSPoolServer?
     private let poolClient: TLSPoolClient
     private var signals: [Watch] = []
@@ -49,8 +51,17 @@ public final class Daemon {
                                          keyLifetime: realm.keyLifetime),
                 keyStore: KadmKeyStore(configuration: realm.kadmin, executor: executor))
         }
-        engine = CrossoverEngine(loop: loop, realms: locals, resolver: resolver, pool: poolClient, logger: logger,
+        // Host-based referrals: the engine (resolving a host before krb5kdc sees
+        // the request) and the hostrealm socket (the KDC asking moments later) share one cache.
+        var lookupResolver: Resolver = resolver
+        if configuration.hostRealmSocket != nil || configuration.hostBasedTriggers {
+            lookupResolver = SecureTXTCache(upstream: resolver, loop: loop, ttl: Double(configuration.hostRealmCacheTTL))
+        }
+        engine = CrossoverEngine(loop: loop, realms: locals, resolver: lookupResolver, pool: poolClient, logger: logger,
                                  hostBasedTriggers: configuration.hostBasedTriggers, knownKeyTTL: configuration.knownKeyTTL)
+        hostRealmServer = configuration.hostRealmSocket.map { [loop] in
+            HostRealmServer(path: $0, lookups: KXOverLookups(resolver: lookupResolver), loop: loop, logger: logger)
+        }
         let frontConfiguration = FrontEndConfiguration(
             realm: realms[0].name,
             listen: try configuration.listen.map { try SocketAddress(parsing: $0, defaultPort: 88) },
@@ -63,6 +74,12 @@ public final class Daemon {
     /// Listens, then runs the loop until SIGTERM or SIGINT.
     public func run() throws {
         try frontEnd.start()
+        do {
+            try hostRealmServer?.start()
+        } catch {
+            frontEnd.close()
+            throw error
+        }
         signals.append(loop.onSignal(SIGTERM) { [weak self] in self?.stop("SIGTERM") })
         signals.append(loop.onSignal(SIGINT) { [weak self] in self?.stop("SIGINT") })
         signal(SIGPIPE, SIG_IGN)
@@ -77,6 +94,7 @@ public final class Daemon {
     private func stop(_ why: String) {
         logger.notice("\(why): stopping")
         frontEnd.close()
+        hostRealmServer?.close()
         signals.forEach { $0.cancel() }
         signals.removeAll()
         poolClient.close()

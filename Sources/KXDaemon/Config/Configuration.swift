@@ -33,6 +33,10 @@ public struct Configuration: Sendable {
     public var tlsPool: String = "embedded"
     /// `[kxoverd]` host_based_triggers: also cross for service/host names (needs the hostrealm module).
     public var hostBasedTriggers = false
+    /// `[kxoverd]` hostrealm_socket: where krb5kdc's hostrealm module asks for a host's realm.
+    public var hostRealmSocket: String?
+    /// `[kxoverd]` hostrealm_cache_ttl: how long a Secure `_kerberos` TXT answer is reused (default 60s, at most 1h).
+    public var hostRealmCacheTTL: Int64 = 60
     /// `[kxoverd]` pid_file.
     public var pidFile: String?
     /// `[kxoverd]` known_key_ttl: how long a crossover key seen in the KDB is
@@ -77,6 +81,13 @@ public struct Configuration: Sendable {
         configuration.tlsPool = profile.value(["kxoverd", "tls_pool"]) ?? "embedded"
         configuration.hostBasedTriggers = ["true", "yes", "on", "1"].contains(profile.value(["kxoverd", "host_based_triggers"])?.lowercased() ?? "")
         configuration.pidFile = profile.value(["kxoverd", "pid_file"])
+        configuration.hostRealmSocket = profile.value(["kxoverd", "hostrealm_socket"])
+        if let ttl = profile.value(["kxoverd", "hostrealm_cache_ttl"]) {
+            guard let seconds = DurationText.seconds(ttl), (0...Int64(SecureTXTCache.maximumTTL)).contains(seconds) else {
+                throw ConfigurationError(path: path, problems: ["[kxoverd] hostrealm_cache_ttl \"\(ttl)\" must be a duration of at most 1h"])
+            }
+            configuration.hostRealmCacheTTL = seconds
+        }
         if let ttl = profile.value(["kxoverd", "known_key_ttl"]) {
             if let seconds = DurationText.seconds(ttl), seconds >= 0 { configuration.knownKeyTTL = seconds }
             else { throw ConfigurationError(path: path, problems: ["[kxoverd] known_key_ttl \"\(ttl)\" is not a duration"]) }
@@ -89,6 +100,13 @@ public struct Configuration: Sendable {
         var problems: [String] = []
         if listen.isEmpty { problems.append("[kxoverd] listen is missing (e.g. listen = 0.0.0.0:88)") }
         if backendKDC == nil { problems.append("[kxoverd] backend_kdc is missing (krb5kdc's own address, e.g. 127.0.0.1:8888)") }
+        if let socket = hostRealmSocket {
+            let folder = (socket as NSString).deletingLastPathComponent
+            var isFolder: ObjCBool = false
+            if !socket.hasPrefix("/") || !FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) || !isFolder.boolValue {
+                problems.append("[kxoverd] hostrealm_socket \(socket) must be an absolute path in an existing directory")
+            }
+        }
         for realm in realms.values.sorted(by: { $0.name < $1.name }) {
             if realm.kdcHost == nil { problems.append("[realms] \(realm.name): kdc_host is missing") }
             if tlsPool == "embedded" {
