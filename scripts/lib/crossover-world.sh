@@ -2,13 +2,20 @@
 # crossover runs in, for scripts/demo and scripts/e2e. Source it, then call
 # world_up DIR [zone flags...] / world_down DIR. Only pids it started are killed.
 #
-# CLIENT.TEST: alice (password alice-pw), kxoverd in front of its krb5kdc.
-# SERVICE.TEST: host/svc.service.test and host/svc2.service.test, same.
-# DNS: _kerberos TXT, _kerberos-tls._tcp SRV, A/AAAA and TLSA for both KDCs.
+# CLIENT.TEST: alice (password alice-pw), kxoverd in front of its krb5kdc;
+#   host/www.client.test. Its krb5kdc loads kxover's hostrealm module, which
+#   asks the client kxoverd (hostrealm_socket, host_based_triggers) for the
+#   realm of a host in a referral request.
+# SERVICE.TEST: host/svc.service.test, host/svc2.service.test,
+#   host/forged.client.test and host/unsigned.client.test, same.
+# DNS: _kerberos TXT, _kerberos-tls._tcp SRV, A/AAAA and TLSA for both KDCs;
+#   _kerberos TXT for svc.service.test and www.client.test; "SERVICE.TEST"
+#   for forged.client.test (bogus) and unsigned.client.test (an unsigned zone).
 
 WORLD_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 KXOVERD=${KXOVERD:-$WORLD_ROOT/.build/debug/kxoverd}
 KXOVER=${KXOVER:-$WORLD_ROOT/.build/debug/kxover}
+KXOVER_HOSTREALM_MODULE=${KXOVER_HOSTREALM_MODULE:-$WORLD_ROOT/.build/debug/libkxover-hostrealm.so}
 
 world_log() { printf '%s\n' "$*" >&2; }
 
@@ -31,16 +38,23 @@ world_up() {
     --kadmind-port "${ports[4]}" --kpasswd-port "${ports[5]}" >/dev/null
   "$WORLD_ROOT/scripts/realm" init "$dir/realms" SERVICE.TEST --kdc-port "$WORLD_SERVICE_BACKEND" \
     --kadmind-port "${ports[6]}" --kpasswd-port "${ports[7]}" >/dev/null
+  world_hostrealm_module "$dir"
   "$WORLD_ROOT/scripts/realm" start "$dir/realms" CLIENT.TEST >/dev/null
   "$WORLD_ROOT/scripts/realm" start "$dir/realms" SERVICE.TEST >/dev/null
   "$WORLD_ROOT/scripts/realm" addprinc "$dir/realms" CLIENT.TEST alice --pw alice-pw >/dev/null
   "$WORLD_ROOT/scripts/realm" addprinc "$dir/realms" SERVICE.TEST host/svc.service.test --randkey >/dev/null
   "$WORLD_ROOT/scripts/realm" addprinc "$dir/realms" SERVICE.TEST host/svc2.service.test --randkey >/dev/null
+  "$WORLD_ROOT/scripts/realm" addprinc "$dir/realms" SERVICE.TEST host/forged.client.test --randkey >/dev/null
+  "$WORLD_ROOT/scripts/realm" addprinc "$dir/realms" SERVICE.TEST host/unsigned.client.test --randkey >/dev/null
+  "$WORLD_ROOT/scripts/realm" addprinc "$dir/realms" CLIENT.TEST host/www.client.test --randkey >/dev/null
   # DNS: the SRV records name the front ends (kxoverd), not krb5kdc.
   cat >"$dir/zone.spec" <<SPEC
 realm CLIENT.TEST kdc.client.test $WORLD_CLIENT_FRONT client $cflags
 realm SERVICE.TEST kdc.service.test $WORLD_SERVICE_FRONT service $sflags
 host svc.service.test SERVICE.TEST
+host www.client.test CLIENT.TEST
+host forged.client.test SERVICE.TEST bogus-txt
+host unsigned.client.test SERVICE.TEST insecure
 SPEC
   "$WORLD_ROOT/scripts/dnszone" start "$dir" "$dir/zone.spec" >/dev/null
   # shellcheck disable=SC1091
@@ -67,12 +81,34 @@ CONF
   world_start "$dir" service
 }
 
+# world_hostrealm_module DIR: CLIENT.TEST's krb5kdc loads kxover's hostrealm
+# module, which asks the client kxoverd on DIR/client-hostrealm.sock.
+world_hostrealm_module() {
+  local dir=$1
+  grep -q '^\[kxover\]' "$dir/realms/CLIENT.TEST/kdc.conf" && return 0
+  cat >>"$dir/realms/CLIENT.TEST/kdc.conf" <<CONF
+
+[plugins]
+    hostrealm = {
+        module = kxover:$KXOVER_HOSTREALM_MODULE
+    }
+
+[kxover]
+    hostrealm_socket = $dir/client-hostrealm.sock
+CONF
+}
+
 # world_config DIR REALM NAME FRONT_PORT BACKEND_PORT
 world_config() {
-  local dir=$1 realm=$2 name=$3 front=$4 backend=$5 host
+  local dir=$1 realm=$2 name=$3 front=$4 backend=$5 host referrals=''
   host="kdc.$(printf '%s' "$realm" | tr 'A-Z' 'a-z')"
+  # The client side answers its KDC's hostrealm module and holds referral
+  # requests for hosts in realms it has not met yet.
+  [ "$name" != client ] || referrals="    hostrealm_socket = $dir/client-hostrealm.sock
+    host_based_triggers = true"
   cat >"$dir/$name-kxover.conf" <<CONF
 [kxoverd]
+$referrals
     listen = 127.0.0.1:$front [::1]:$front
     backend_kdc = 127.0.0.1:$backend
     tls_pool = embedded
