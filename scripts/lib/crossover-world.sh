@@ -86,6 +86,8 @@ CONF
 world_hostrealm_module() {
   local dir=$1
   grep -q '^\[kxover\]' "$dir/realms/CLIENT.TEST/kdc.conf" && return 0
+  [ -f "$KXOVER_HOSTREALM_MODULE" ] ||
+    world_log "no $KXOVER_HOSTREALM_MODULE (swift build --product kxover-hostrealm): CLIENT.TEST gives no host referrals"
   cat >>"$dir/realms/CLIENT.TEST/kdc.conf" <<CONF
 
 [plugins]

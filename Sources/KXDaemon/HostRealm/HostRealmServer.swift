@@ -215,9 +215,10 @@ public final class HostRealmServer {
             timer?.cancel()
             timer = nil
             let ms = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6
-            server.logger.info("hostrealm \(host.isEmpty ? "?" : host) → \(note) [\(String(format: "%.1f", ms)) ms]")
+            let logger = server.logger
             pendingAnswer = line
-            flush()
+            flush()   // the KDC waits for this; the log line can wait for the KDC
+            logger.info("hostrealm \(host.isEmpty ? "?" : host) → \(note) [\(String(format: "%.1f", ms)) ms]")
         }
 
         private func flush() {
