@@ -288,6 +288,11 @@ struct HostRealmServerTests {
 
 /// Sockets of this host bound to `path` (a listener and the connections it accepted), from /proc/net/unix.
 func unixSockets(boundTo path: String) -> Int {
-    let table = (try? String(contentsOfFile: "/proc/net/unix", encoding: .utf8)) ?? ""
+    // Read to the end: procfs reports size 0, and the table outgrows one page.
+    let data = FileHandle(forReadingAtPath: "/proc/net/unix").map { handle in
+        defer { try? handle.close() }
+        return handle.readDataToEndOfFile()
+    } ?? Data()
+    let table = String(decoding: data, as: UTF8.self)
     return table.split(separator: "\n").filter { $0.hasSuffix(" " + path) }.count
 }
