@@ -58,11 +58,12 @@ struct HostRealmModule: @unchecked Sendable {
         return (outcome, cString(buffer), ms)
     }
 
-    /// Asks on another thread while this one drives `loop` (where kxoverd's server runs).
+    /// Asks on another thread while this one drives `loop` (where kxoverd's
+    /// server runs), with a generous deadline: other suites load the machine.
     func question(_ socket: String, _ host: String, driving loop: EventLoop) -> (outcome: Int32, realm: String, ms: Double)? {
         let result = Mutex<(outcome: Int32, realm: String, ms: Double)?>(nil)
         let thread = Thread { [self] in
-            let answer = question(socket, host)
+            let answer = question(socket, host, timeoutMS: 2000)
             result.withLock { $0 = answer }
         }
         thread.start()
@@ -215,12 +216,12 @@ struct HostRealmModuleTests {
         let directory = hostRealmTestDirectory()
         defer { rmdir(directory) }
         let missing = module.question(directory + "/none.sock", "svc.service.test")
-        #expect(missing.outcome == HostRealmModule.unreachable && missing.ms < 50)
+        #expect(missing.outcome == HostRealmModule.unreachable && missing.ms < 150, "at once, not at the deadline")
         // A socket file nobody listens on (kxoverd killed hard).
         let stale = OneShotPeer(directory: directory, reply: nil, accept: false)
         close(stale.listener)
         let refused = module.question(stale.path, "svc.service.test")
-        #expect(refused.outcome == HostRealmModule.unreachable && refused.ms < 50)
+        #expect(refused.outcome == HostRealmModule.unreachable && refused.ms < 150)
         #expect(module.question(directory + "/" + String(repeating: "x", count: 120), "svc.service.test").outcome == HostRealmModule.unreachable)
     }
 
@@ -232,12 +233,12 @@ struct HostRealmModuleTests {
         let hung = OneShotPeer(directory: directory, reply: nil, accept: false)
         let silent = module.question(hung.path, "svc.service.test")
         #expect(silent.outcome == HostRealmModule.timedOut)
-        #expect(silent.ms >= 195 && silent.ms < 400, "took \(silent.ms) ms")
+        #expect(silent.ms >= 195 && silent.ms < 600, "took \(silent.ms) ms")
         #expect(hung.queuedAskerClosed(), "the module closed its socket")
         // Accepting, reading, never answering.
         let mute = OneShotPeer(directory: directory, reply: nil)
         let quiet = module.question(mute.path, "svc.service.test", timeoutMS: 50)
-        #expect(quiet.outcome == HostRealmModule.timedOut && quiet.ms >= 45 && quiet.ms < 250)
+        #expect(quiet.outcome == HostRealmModule.timedOut && quiet.ms >= 45 && quiet.ms < 450)
         #expect(mute.seen()?.askerClosed == true)
         #expect(module.question(mute.path, "svc.service.test", timeoutMS: 0).outcome == HostRealmModule.timedOut)
     }
@@ -260,10 +261,12 @@ struct HostRealmModuleTests {
         let directory = hostRealmTestDirectory()
         defer { rmdir(directory) }
         let peer = OneShotPeer(directory: directory, reply: Array(reply.utf8))
-        let answer = module.question(peer.path, "svc.example.org")
+        // A generous deadline (the peer is a thread, other suites load the
+        // machine): every one of these ends on what the peer sent, not on time.
+        let answer = module.question(peer.path, "svc.example.org", timeoutMS: 2000)
         #expect(answer.outcome == expected, "\(reply.debugDescription)")
         #expect(answer.outcome == HostRealmModule.realm ? answer.realm == "EXAMPLE.ORG" : answer.realm.isEmpty)
-        #expect(answer.ms < 150)
+        #expect(answer.ms < 1500)
         let seen = peer.seen()
         #expect(seen?.question == "svc.example.org\n")
         #expect(seen?.askerClosed == true, "the module closed its socket")

@@ -296,3 +296,40 @@ func unixSockets(boundTo path: String) -> Int {
     let table = String(decoding: data, as: UTF8.self)
     return table.split(separator: "\n").filter { $0.hasSuffix(" " + path) }.count
 }
+
+@Suite("hostrealm: configuration")
+struct HostRealmConfigurationTests {
+    func load(_ kxoverd: String) throws -> Configuration {
+        let directory = hostRealmTestDirectory()
+        defer { rmdir(directory) }
+        let path = directory + "/kxover.conf"
+        try "[kxoverd]\n\(kxoverd)\n[realms]\n    CLIENT.TEST = {\n        kdc_host = kdc.client.test\n    }\n"
+            .write(toFile: path, atomically: false, encoding: .utf8)
+        defer { unlink(path) }
+        return try Configuration.load(path: path)
+    }
+
+    @Test func relations() throws {
+        let off = try load("    listen = 127.0.0.1:88")
+        #expect(off.hostRealmSocket == nil && !off.hostBasedTriggers && off.hostRealmCacheTTL == 60)
+        let on = try load("""
+                hostrealm_socket = /tmp/hostrealm.sock
+                host_based_triggers = true
+                hostrealm_cache_ttl = 5m
+            """)
+        #expect(on.hostRealmSocket == "/tmp/hostrealm.sock" && on.hostBasedTriggers && on.hostRealmCacheTTL == 300)
+        #expect(try load("    hostrealm_cache_ttl = 0").hostRealmCacheTTL == 0)
+        for bad in ["2h", "soon", "-5"] {
+            #expect(throws: ConfigurationError.self) { try load("    hostrealm_cache_ttl = \(bad)") }
+        }
+    }
+
+    @Test func theSocketMustGoIntoAnExistingDirectory() throws {
+        var configuration = try load("    hostrealm_socket = /nonexistent-kxover/hostrealm.sock")
+        #expect(configuration.daemonProblems().contains { $0.contains("hostrealm_socket") })
+        configuration.hostRealmSocket = "relative.sock"
+        #expect(configuration.daemonProblems().contains { $0.contains("hostrealm_socket") })
+        configuration.hostRealmSocket = "/tmp/hostrealm.sock"
+        #expect(!configuration.daemonProblems().contains { $0.contains("hostrealm_socket") })
+    }
+}
