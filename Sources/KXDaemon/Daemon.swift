@@ -82,12 +82,17 @@ public final class Daemon {
         }
         signals.append(loop.onSignal(SIGTERM) { [weak self] in self?.stop("SIGTERM") })
         signals.append(loop.onSignal(SIGINT) { [weak self] in self?.stop("SIGINT") })
+        // A reload is not implemented yet; SIGHUP must not kill a running KDC front end.
+        signals.append(loop.onSignal(SIGHUP) { [logger] in
+            logger.warning("SIGHUP: configuration reload is not implemented yet; still running with the configuration read at start")
+        })
         signal(SIGPIPE, SIG_IGN)
         if let pidFile = configuration.pidFile {
             try? "\(getpid())\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
         }
         logger.notice("kxoverd ready: realms \(engine.localRealms.sorted().joined(separator: ", ")), listening on \(configuration.listen.joined(separator: " ")), backend \(configuration.backendKDC ?? "?")")
         loop.run()
+        if let pidFile = configuration.pidFile { unlink(pidFile) }
         logger.notice("kxoverd stopped")
     }
 
