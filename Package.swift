@@ -70,7 +70,7 @@ var targets: [Target] = [
     .executableTarget(name: "kxover-relay-bench", dependencies: ["KXDaemon", "KXEventLoop", "KXOver"], path: "Benchmarks/kxover-relay-bench"),
     .executableTarget(name: "kxover-tls-bench", dependencies: ["TLSPool", "KXEventLoop"], path: "Benchmarks/kxover-tls-bench"),
     .executableTarget(name: "kxover-kdb-bench", dependencies: ["KXKDB", "KXOver"], path: "Benchmarks/kxover-kdb-bench"),
-    .testTarget(name: "KXOverTests", dependencies: ["KXOver"], exclude: ["Vectors"]),
+    .testTarget(name: "KXOverTests", dependencies: ["KXOver", "KXTestSupport"], exclude: ["Vectors"]),
     .testTarget(name: "KXKDBTests", dependencies: ["KXKDB", "KXOver", "KXEventLoop", "kxover"]),
     .testTarget(name: "KXEventLoopTests", dependencies: ["KXEventLoop"]),
     // Shared by the integration tests: a posix_spawn process runner.

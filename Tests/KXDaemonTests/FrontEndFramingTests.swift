@@ -2,6 +2,7 @@ import Foundation
 import KXDaemon
 import KXEventLoop
 import KXOver
+import KXTestSupport
 import Testing
 
 /// What a TCP client can send the public port besides plain Kerberos
@@ -198,15 +199,5 @@ func frontEndFrames(_ bytes: [UInt8]) -> [[UInt8]] {
 
 func frontEndTestLocalPort(of fd: Int32) -> UInt16 { frontEndSocketPort(of: fd, peer: false) ?? 0 }
 
-/// SplitMix64: reproducible "random" bytes.
-struct FrontEndSeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The shared SplitMix64 generator (KXTestSupport).
+typealias FrontEndSeededGenerator = SeededRandom

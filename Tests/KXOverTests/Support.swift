@@ -1,5 +1,6 @@
 import Foundation
 import KXOver
+@_exported import KXTestSupport
 
 /// Test vectors shipped beside the tests (our own syn-* and MIT captures).
 enum Vectors {
@@ -35,23 +36,6 @@ enum SynValues {
         kvno: 23061, etypes: [17, 18, 20],
         from: time("20190306121631Z"), till: time("20190320121631Z"),
         myName: .kdc(of: serviceRealm))
-}
-
-/// A small deterministic generator (SplitMix64) so property tests replay exactly.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func bytes(_ count: Int) -> [UInt8] {
-        (0..<count).map { _ in UInt8.random(in: 0...255, using: &self) }
-    }
 }
 
 /// An offer pair that passes every check at `now`, for the checklist tests.
