@@ -59,13 +59,14 @@ public final class ClientCrossover {
     public let id: String
     public let local: LocalRealmPolicy
     public let target: Target
-    public private(set) var stage = Stage.initialised
-    public private(set) var transcript: [Stage] = [.initialised]
+    public var stage: Stage { trail.current }
+    /// Every stage entered, in order.
+    public var transcript: [Stage] { trail.history }
     public private(set) var serviceRealm: String?
 
     private let ports: Ports
     private let timeouts: CrossoverTimeouts
-    private let log: (CrossoverEvent) -> Void
+    private var trail: StageTrail<Stage>
     private var completion: ((Result<Success, KXError>) -> Void)?
 
     // What the stages share.
@@ -87,7 +88,7 @@ public final class ClientCrossover {
         self.target = target
         self.ports = ports
         self.timeouts = timeouts
-        self.log = log
+        trail = StageTrail(exchange: id, start: .initialised, log: log)
         self.completion = completion
         hold = ExchangeHold(timers: ports.timers)
         if case .realm(let realm) = target { serviceRealm = realm }
@@ -366,9 +367,7 @@ public final class ClientCrossover {
     /// Releases exactly what the exchange holds and reports the error once.
     private func fail(_ error: KXError) {
         guard completion != nil else { return }
-        log(CrossoverEvent(exchange: id, stage: "\(stage.rawValue) failed", detail: error.description))
-        stage = .failed
-        transcript.append(.failed)
+        trail.fail(into: .failed, error)
         finish(.failure(error))
     }
 
@@ -382,9 +381,7 @@ public final class ClientCrossover {
     }
 
     private func enter(_ next: Stage, _ detail: String = "") {
-        stage = next
-        transcript.append(next)
-        log(CrossoverEvent(exchange: id, stage: next.rawValue, detail: detail))
+        trail.enter(next, detail)
     }
 
     private func armStage(_ seconds: Double, _ what: String, onTimeout: (() -> Void)? = nil) {

@@ -47,8 +47,9 @@ public final class ServerCrossover {
     }
 
     public let id: String
-    public private(set) var stage = Stage.initialised
-    public private(set) var transcript: [Stage] = [.initialised]
+    public var stage: Stage { trail.current }
+    /// Every stage entered, in order.
+    public var transcript: [Stage] { trail.history }
     public private(set) var realms: OfferChecks.Realms?
 
     private let frame: [UInt8]
@@ -56,7 +57,7 @@ public final class ServerCrossover {
     private let locals: [String: LocalRealmPolicy]
     private let ports: Ports
     private let timeouts: CrossoverTimeouts
-    private let log: (CrossoverEvent) -> Void
+    private var trail: StageTrail<Stage>
     private var completion: ((Result<Success, KXError>) -> Void)?
 
     private var requestOffer: KXOffer?
@@ -74,7 +75,7 @@ public final class ServerCrossover {
         self.locals = Dictionary(locals.map { ($0.realm, $0) }, uniquingKeysWith: { first, _ in first })
         self.ports = ports
         self.timeouts = timeouts
-        self.log = log
+        trail = StageTrail(exchange: id, start: .initialised, log: log)
         self.completion = completion
         hold = ExchangeHold(timers: ports.timers)
     }
@@ -256,9 +257,7 @@ public final class ServerCrossover {
 
     private func fail(_ error: KXError) {
         guard completion != nil else { return }
-        log(CrossoverEvent(exchange: id, stage: "\(stage.rawValue) failed", detail: error.description))
-        stage = .failed
-        transcript.append(.failed)
+        trail.fail(into: .failed, error)
         finish(.failure(error))
     }
 
@@ -270,9 +269,7 @@ public final class ServerCrossover {
     }
 
     private func enter(_ next: Stage, _ detail: String = "") {
-        stage = next
-        transcript.append(next)
-        log(CrossoverEvent(exchange: id, stage: next.rawValue, detail: detail))
+        trail.enter(next, detail)
     }
 
     private func armStage(_ seconds: Double, _ what: String) {
