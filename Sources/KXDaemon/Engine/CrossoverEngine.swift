@@ -89,6 +89,7 @@ public final class CrossoverEngine {
         let now = Date().timeIntervalSince1970
         if let failure = failures[key], failure.until > now {
             counters.negativeCacheHits += 1
+            logger.info("crossover \(key) not retried yet: failed \(failure.streak)x, next attempt in \(Int(failure.until - now)) s")
             return completion(.failure(KXError(failure.error.code, "\(failure.error.detail) (failed \(failure.streak)x; next attempt in \(Int(failure.until - now)) s)")))
         }
         sequence += 1
