@@ -20,16 +20,10 @@ let now = KerberosTime(secondsSinceEpoch: Int64(Date().timeIntervalSince1970))!
 let etypes: [Int32] = [17, 18, 19, 20]
 
 func material(_ seed: UInt8) -> (KeyMaterial, KeySchedule.Layout) {
-    var slots: [KeySchedule.Slot] = []
-    var offset = 0
-    for etype in etypes {
-        let length = Etype.info(etype)!.seedLength
-        slots.append(KeySchedule.Slot(etype: etype, range: offset..<(offset + length)))
-        offset += length
-    }
-    let m = KeyMaterial(count: offset)
+    let layout = try! KeySchedule.Layout(consecutive: etypes)
+    let m = KeyMaterial(count: layout.exportLength)
     m.withUnsafeMutableBytes { for i in 0..<$0.count { $0[i] = seed &+ UInt8(truncatingIfNeeded: i) } }
-    return (m, KeySchedule.Layout(slots: slots))
+    return (m, layout)
 }
 
 func milliseconds(_ body: () throws -> Void) rethrows -> [Double] {

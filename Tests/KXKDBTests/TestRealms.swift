@@ -127,16 +127,10 @@ struct TestFailure: Error, CustomStringConvertible {
 
 /// Key bytes for tests: a KeyMaterial filled from a seed byte, with the layout for `etypes`.
 func testKeys(seed: UInt8, etypes: [Int32] = [18, 20]) -> (KeyMaterial, KeySchedule.Layout) {
-    var slots: [KeySchedule.Slot] = []
-    var offset = 0
-    for etype in etypes {
-        let length = Etype.info(etype)!.seedLength
-        slots.append(KeySchedule.Slot(etype: etype, range: offset..<(offset + length)))
-        offset += length
-    }
-    let material = KeyMaterial(count: offset)
+    let layout = try! KeySchedule.Layout(consecutive: etypes)
+    let material = KeyMaterial(count: layout.exportLength)
     material.withUnsafeMutableBytes { bytes in
         for i in 0..<bytes.count { bytes[i] = seed &+ UInt8(truncatingIfNeeded: i) }
     }
-    return (material, KeySchedule.Layout(slots: slots))
+    return (material, layout)
 }

@@ -27,16 +27,7 @@ public final class ClientCrossover {
         case host(String)
     }
 
-    public struct Success: Sendable, Hashable {
-        public let clientRealm: String
-        public let serviceRealm: String
-        public let kvno: UInt32
-        public let etypes: [Int32]
-        public let from: KerberosTime
-        public let till: KerberosTime
-        public let peerHost: String
-        public let stored: KeyWriteOutcome
-    }
+    public typealias Success = CrossoverSuccess
 
     public struct Ports {
         public let lookups: KXOverLookups

@@ -46,6 +46,20 @@ public enum KeySchedule {
         public init(slots: [Slot]) {
             self.slots = slots
         }
+
+        /// Consecutive chunks, one per etype in the given order.
+        public init(consecutive etypes: [Int32]) throws {
+            var slots: [Slot] = []
+            var offset = 0
+            for etype in etypes {
+                guard let info = Etype.info(etype) else {
+                    throw KXError(.offerEtypes, "shared etype \(etype) has no known random-to-key length")
+                }
+                slots.append(Slot(etype: etype, range: offset..<(offset + info.seedLength)))
+                offset += info.seedLength
+            }
+            self.slots = slots
+        }
         public var exportLength: Int { slots.last?.range.upperBound ?? 0 }
         public var etypes: [Int32] { slots.map(\.etype) }
     }
@@ -57,15 +71,6 @@ public enum KeySchedule {
         guard !shared.isEmpty else {
             throw KXError(.offerEtypes, "no shared etype between \(request.etypes) and \(reply.etypes)")
         }
-        var slots: [Slot] = []
-        var offset = 0
-        for etype in shared {
-            guard let info = Etype.info(etype) else {
-                throw KXError(.offerEtypes, "shared etype \(etype) has no known random-to-key length")
-            }
-            slots.append(Slot(etype: etype, range: offset..<(offset + info.seedLength)))
-            offset += info.seedLength
-        }
-        return Layout(slots: slots)
+        return try Layout(consecutive: shared)
     }
 }
