@@ -33,7 +33,7 @@ public final class Daemon {
         let realms = configuration.realms.values.sorted { $0.name < $1.name }
         if configuration.tlsPool == "embedded" {
             var pool = TLSPoolConfiguration(
-                identities: realms.map { .init(localID: $0.kdcHost!, certificateFile: $0.certificate!, keyFile: $0.privateKey!) },
+                identities: realms.map(\.poolIdentity),
                 tlsaResolver: LoopTLSAResolver(resolver: resolver, executor: loop.executor, timeout: configuration.resolver.queryTimeout + 1))
             pool.log = { [logger] line in logger.debug("pool: \(line)") }
             let server = try TLSPoolServer(configuration: pool)
@@ -47,8 +47,7 @@ public final class Daemon {
         let executor = loop.executor
         let locals = realms.map { realm in
             CrossoverEngine.LocalRealm(
-                policy: LocalRealmPolicy(realm: realm.name, kdcHost: realm.kdcHost!.lowercased(), etypes: realm.etypes,
-                                         keyLifetime: realm.keyLifetime),
+                policy: realm.crossoverPolicy,
                 keyStore: KadmKeyStore(configuration: realm.kadmin, executor: executor))
         }
         // Host-based referrals: the engine (resolving a host before krb5kdc sees

@@ -26,13 +26,13 @@ public final class CrossoverRehearsal {
         self.configuration = configuration
         local = try configuration.realm(localRealm)
         let problems = configuration.daemonProblems().filter { !$0.hasPrefix("[kxoverd]") }
-        guard problems.isEmpty, let host = local.kdcHost, let certificate = local.certificate, let key = local.privateKey else {
+        guard problems.isEmpty, local.kdcHost != nil, local.certificate != nil, local.privateKey != nil else {
             throw ConfigurationError(path: configuration.path, problems: problems.isEmpty ? ["\(localRealm) needs kdc_host, certificate and private_key"] : problems)
         }
         loop = try EventLoop()
         resolver = try UnboundResolver(configuration: configuration.resolver, loop: loop)
         poolServer = try TLSPoolServer(configuration: TLSPoolConfiguration(
-            identities: [.init(localID: host, certificateFile: certificate, keyFile: key)],
+            identities: [local.poolIdentity],
             tlsaResolver: LoopTLSAResolver(resolver: resolver, executor: loop.executor, timeout: configuration.resolver.queryTimeout + 1)))
         poolClient = TLSPoolClient(connection: try poolServer.connectInProcess(), loop: loop)
     }
@@ -98,9 +98,7 @@ public final class CrossoverRehearsal {
         var logger = Logger(label: "kxover")
         logger.logLevel = .critical
         let store = KadmKeyStore(configuration: local.kadmin, executor: loop.executor)
-        let engine = CrossoverEngine(loop: loop, realms: [.init(policy: LocalRealmPolicy(realm: local.name, kdcHost: local.kdcHost!,
-                                                                                       etypes: local.etypes, keyLifetime: local.keyLifetime),
-                                                               keyStore: store)],
+        let engine = CrossoverEngine(loop: loop, realms: [.init(policy: local.crossoverPolicy, keyStore: store)],
                                      resolver: resolver, pool: poolClient, logger: logger)
         var result: Result<ClientCrossover.Success, KXError>?
         note("\(local.name) → \(remote): crossover")
