@@ -133,6 +133,9 @@ CONF
 # world_start DIR NAME: kxoverd in the background, logging to DIR/NAME-kxoverd.log.
 world_start() {
   local dir=$1 name=$2 i
+  # On a restart, move the last run's log aside first: its "kxoverd ready" line
+  # would otherwise satisfy the wait below before the new process truncates it.
+  if [ -f "$dir/$name-kxoverd.log" ]; then mv "$dir/$name-kxoverd.log" "$dir/$name-kxoverd.log.previous"; fi
   "$KXOVERD" --config "$dir/$name-kxover.conf" </dev/null >"$dir/$name-kxoverd.log" 2>&1 &
   echo $! >"$dir/$name-kxoverd.pid"
   for i in $(seq 1 100); do
