@@ -31,6 +31,7 @@ int kx_kadm5_load(const char *library, kx_kadm5_api *api, char *error, size_t er
     KX_LOAD(get_principal, kadm5_get_principal);
     KX_LOAD(free_principal_ent, kadm5_free_principal_ent);
     KX_LOAD(create_principal_3, kadm5_create_principal_3);
+    KX_LOAD(modify_principal, kadm5_modify_principal);
     KX_LOAD(delete_principal, kadm5_delete_principal);
     KX_LOAD(setkey_principal_4, kadm5_setkey_principal_4);
     KX_LOAD(get_principal_keys, kadm5_get_principal_keys);

@@ -21,16 +21,23 @@ public final class KadmKeyStore: KeyStore {
         worker.shutdown()
     }
 
+    /// Lets the job running now (a key write is several kadm5 calls) and the
+    /// queued ones finish, up to `timeout` seconds; true if the worker is idle.
+    /// kxoverd calls it before exiting so that no write is cut in half.
+    public func finishPendingWork(timeout: Double) -> Bool {
+        worker.waitUntilIdle(timeout: timeout)
+    }
+
     public func inspect(_ principal: Principal, completion: @escaping (Result<KeyStoreEntry, KXError>) -> Void) {
-        submit(completion) { session in try session.entry(principal) }
+        submitJob(completion) { session in try session.entry(principal) }
     }
 
     public func store(_ write: CrossoverKeyWrite, completion: @escaping (Result<KeyWriteOutcome, KXError>) -> Void) {
-        submit(completion) { session in try session.write(write) }
+        submitJob(completion) { session in try session.write(write) }
     }
 
     /// Runs `job` on the worker; its result comes back on the loop thread.
-    private func submit<T: Sendable>(_ completion: @escaping (Result<T, KXError>) -> Void,
+    func submitJob<T: Sendable>(_ completion: @escaping (Result<T, KXError>) -> Void,
                                      _ job: @escaping @Sendable (KadminSession) throws -> T) {
         let bound = LoopBound(completion, executor: executor)
         let executor = self.executor
@@ -75,6 +82,7 @@ final class KadminWorker: @unchecked Sendable {
     private let condition = NSCondition()
     private var jobs: [Job] = []
     private var stopping = false
+    private var busy = false
     private let configuration: KadminConfiguration
 
     init(configuration: KadminConfiguration) {
@@ -87,8 +95,18 @@ final class KadminWorker: @unchecked Sendable {
     func submit(_ job: @escaping Job) {
         condition.lock()
         jobs.append(job)
-        condition.signal()
+        condition.broadcast()
         condition.unlock()
+    }
+
+    func waitUntilIdle(timeout: Double) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        condition.lock()
+        defer { condition.unlock() }
+        while busy || !jobs.isEmpty {
+            if !condition.wait(until: deadline) { return !busy && jobs.isEmpty }
+        }
+        return true
     }
 
     func shutdown() {
@@ -108,8 +126,13 @@ final class KadminWorker: @unchecked Sendable {
                 return
             }
             let job = jobs.removeFirst()
+            busy = true
             condition.unlock()
             job(sessions)
+            condition.lock()
+            busy = false
+            condition.broadcast()
+            condition.unlock()
         }
     }
 }

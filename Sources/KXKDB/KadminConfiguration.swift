@@ -15,6 +15,10 @@ public struct KadminConfiguration: Sendable, Hashable {
     public var keytab: String?
     /// The kadm5 policy that marks a principal as kxover's own.
     public var policy: String
+    /// How far before a client-side key's till the last ticket under it may
+    /// end, at the moment of writing: kxoverd's key check interval, after
+    /// which the key maintainer tightens the cap (KeyLifecycle).
+    public var ticketLifetimeMargin: Int64 = 0
 
     public static let defaultPolicy = "kxover"
 

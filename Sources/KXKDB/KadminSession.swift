@@ -337,6 +337,12 @@ public final class KadminSession {
             try addKeysKeepingOld(parsed, kvno: kvno, keys: keys, named: principal)
         }
         try setValidity(parsed, kvno: kvno, from: from, till: till, named: principal)
+        // The client KDC issues tickets under this key at once (a held request
+        // goes on as soon as the exchange ends): none may outlive `till`.
+        if principal.realm == configuration.realm, let till {
+            let now = Int64(time(nil))
+            try setTicketLifetime(parsed, seconds: till.secondsSinceEpoch - now - configuration.ticketLifetimeMargin, named: principal)
+        }
         return .written
         }
     }
@@ -466,6 +472,42 @@ public final class KadminSession {
             try context.check(kadm5: api.purgekeys(handle, parsed, Int32(next)), "purging kvnos below \(next) of \(principal)")
         }
         try setValidity(parsed, kvno: kvno, from: nil, till: nil, named: principal)
+        }
+    }
+
+    /// Sets the principal's maximum ticket (and renewable) lifetime, so the KDC
+    /// issues no ticket under it that outlives the key (MIT caps a ticket's
+    /// endtime by max_life). Only kxover's principals; `seconds` ≥ 1 (0 would
+    /// mean "no limit" to MIT).
+    public func capTicketLifetime(_ principal: Principal, seconds: Int64) throws {
+        try locked {
+        let parsed = try context.parse(principal)
+        defer { context.free(principal: parsed) }
+        guard case .managed = try entry(parsed, named: principal, withValidity: false) else {
+            throw Krb5Failure(code: -1, operation: "capping ticket lifetime of \(principal)", message: "not managed by kxover; left untouched")
+        }
+        try setTicketLifetime(parsed, seconds: seconds, named: principal)
+        }
+    }
+
+    private func setTicketLifetime(_ parsed: krb5_principal, seconds: Int64, named principal: Principal) throws {
+        var ent = kadm5_principal_ent_rec()
+        ent.principal = parsed
+        ent.max_life = krb5_deltat(clamping: max(1, seconds))
+        ent.max_renewable_life = ent.max_life
+        try context.check(kadm5: api.modify_principal(handle, &ent, Int(KADM5_MAX_LIFE | KADM5_MAX_RLIFE)),
+                          "setting max_life of \(principal)")
+    }
+
+    /// The principal's max_life and max_renewable_life in seconds (0: no limit).
+    public func ticketLifetimes(_ principal: Principal) throws -> (life: Int64, renewable: Int64) {
+        try locked {
+        let parsed = try context.parse(principal)
+        defer { context.free(principal: parsed) }
+        var ent = kadm5_principal_ent_rec()
+        try context.check(kadm5: api.get_principal(handle, parsed, &ent, Int(KADM5_PRINCIPAL_NORMAL_MASK)), "reading \(principal)")
+        defer { _ = api.free_principal_ent(handle, &ent) }
+        return (Int64(ent.max_life), Int64(ent.max_renewable_life))
         }
     }
 

@@ -15,6 +15,9 @@ struct KXOverD: ParsableCommand {
     @Flag(name: .customShort("n"), help: "Check the configuration and exit (like krb5kdc's syntax check).")
     var checkOnly = false
 
+    @Option(name: .customShort("P"), help: "Write the process id to this file (overrides [kxoverd] pid_file), as krb5kdc -P does.")
+    var pidFile: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = ProcessInfo.processInfo.environment["KXOVER_LOG_LEVEL"] ?? "info"
 
@@ -27,9 +30,10 @@ struct KXOverD: ParsableCommand {
         }
         let logger = Logger(label: "kxoverd")
         let path = config ?? ProcessInfo.processInfo.environment["KXOVER_CONFIG"] ?? Configuration.defaultPath
-        let configuration: Configuration
+        var configuration: Configuration
         do {
             configuration = try Configuration.load(path: path)
+            if let pidFile { configuration.pidFile = pidFile }
         } catch let error as ConfigurationError {
             FileHandle.standardError.write(Data("kxoverd: \(error)\n".utf8))
             throw ExitCode(1)

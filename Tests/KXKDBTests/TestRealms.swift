@@ -65,12 +65,21 @@ final class TestRealms: @unchecked Sendable {
         // so even a crashed test run leaves no KDC behind.
         let base = ProcessInfo.processInfo.environment["KXOVER_TEST_TMP"] ?? NSTemporaryDirectory()
         dir = base + "/kxkdb-" + UUID().uuidString.prefix(8).lowercased()
-        let ports = try Command.run(["scripts/realm", "free-ports", "6"]).out.split(separator: "\n").map(String.init)
-        guard ports.count == 6 else { throw TestFailure("no free ports") }
-        try realm("init", dir, client, "--kdc-port", ports[0], "--kadmind-port", ports[1], "--kpasswd-port", ports[2])
-        try realm("init", dir, service, "--kdc-port", ports[3], "--kadmind-port", ports[4], "--kpasswd-port", ports[5])
-        try realm("start", dir, client, kadmind ? "--kadmind" : nil)
-        try realm("start", dir, service)
+        // Ports are picked free but bound moments later; a parallel test may
+        // take one in between (scripts/realm notices). Then start over on new ones.
+        for attempt in 1...3 {
+            do {
+                let ports = try Command.run(["scripts/realm", "free-ports", "6"]).out.split(separator: "\n").map(String.init)
+                guard ports.count == 6 else { throw TestFailure("no free ports") }
+                try realm("init", dir, client, "--kdc-port", ports[0], "--kadmind-port", ports[1], "--kpasswd-port", ports[2])
+                try realm("init", dir, service, "--kdc-port", ports[3], "--kadmind-port", ports[4], "--kpasswd-port", ports[5])
+                try realm("start", dir, client, kadmind ? "--kadmind" : nil)
+                try realm("start", dir, service)
+                break
+            } catch let failure as TestFailure where attempt < 3 && failure.description.contains("bound by another process") {
+                _ = try? Command.run(["scripts/realm", "destroy", dir])
+            }
+        }
         try realm("addprinc", dir, client, "alice", "--pw", alicePassword)
         try realm("addprinc", dir, service, "host/svc.service.test", "--randkey")
         try realm("addprinc", dir, service, "host/svc2.service.test", "--randkey")

@@ -27,6 +27,7 @@ world_up() {
   read -r -a ports <<<"$("$WORLD_ROOT/scripts/realm" free-ports 10 | tr '\n' ' ')"
   WORLD_CLIENT_FRONT=${ports[0]} WORLD_CLIENT_BACKEND=${ports[1]}
   WORLD_SERVICE_FRONT=${ports[2]} WORLD_SERVICE_BACKEND=${ports[3]}
+  WORLD_CLIENT_METRICS=${ports[8]} WORLD_SERVICE_METRICS=${ports[9]}
   # Certificates: a KDC host name and krbtgt/REALM@REALM in id-pkinit-san.
   # CERT_ARGS replace the realm arguments (e.g. "--realm OTHER.TEST" for a certificate naming another realm).
   # shellcheck disable=SC2086
@@ -59,8 +60,8 @@ SPEC
   "$WORLD_ROOT/scripts/dnszone" start "$dir" "$dir/zone.spec" >/dev/null
   # shellcheck disable=SC1091
   . "$dir/dns.env"
-  world_config "$dir" CLIENT.TEST client "$WORLD_CLIENT_FRONT" "$WORLD_CLIENT_BACKEND"
-  world_config "$dir" SERVICE.TEST service "$WORLD_SERVICE_FRONT" "$WORLD_SERVICE_BACKEND"
+  world_config "$dir" CLIENT.TEST client "$WORLD_CLIENT_FRONT" "$WORLD_CLIENT_BACKEND" "$WORLD_CLIENT_METRICS"
+  world_config "$dir" SERVICE.TEST service "$WORLD_SERVICE_FRONT" "$WORLD_SERVICE_BACKEND" "$WORLD_SERVICE_METRICS"
   # The users' krb5.conf: each realm's KDC is its kxoverd.
   cat >"$dir/client-krb5.conf" <<CONF
 [libdefaults]
@@ -100,9 +101,11 @@ world_hostrealm_module() {
 CONF
 }
 
-# world_config DIR REALM NAME FRONT_PORT BACKEND_PORT
+# world_config DIR REALM NAME FRONT_PORT BACKEND_PORT METRICS_PORT
+# $WORLD_KXOVERD_EXTRA and $WORLD_REALM_EXTRA (relation lines) are added to
+# the [kxoverd] section and the realm's subsection, for both daemons.
 world_config() {
-  local dir=$1 realm=$2 name=$3 front=$4 backend=$5 host referrals=''
+  local dir=$1 realm=$2 name=$3 front=$4 backend=$5 metrics=$6 host referrals=''
   host="kdc.$(printf '%s' "$realm" | tr 'A-Z' 'a-z')"
   # The client side answers its KDC's hostrealm module and holds referral
   # requests for hosts in realms it has not met yet.
@@ -118,6 +121,9 @@ $referrals
     dns_forward = $DNS_STUB
     dns_option = local-zone: test. transparent
     pid_file = $dir/$name-kxoverd.pid
+    control_socket = $dir/$name-control.sock
+    metrics_listen = 127.0.0.1:$metrics
+${WORLD_KXOVERD_EXTRA:-}
 [realms]
     $realm = {
         kdc_host = $host
@@ -126,6 +132,7 @@ $referrals
         kadm5_mode = local
         kdc_profile = $dir/realms/$realm/kdc.conf
         krb5_config = $dir/realms/krb5.conf
+${WORLD_REALM_EXTRA:-}
     }
 CONF
 }

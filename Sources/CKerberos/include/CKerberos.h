@@ -20,6 +20,7 @@ typedef struct kx_kadm5_api {
     __typeof__(kadm5_get_principal) *get_principal;
     __typeof__(kadm5_free_principal_ent) *free_principal_ent;
     __typeof__(kadm5_create_principal_3) *create_principal_3;
+    __typeof__(kadm5_modify_principal) *modify_principal;
     __typeof__(kadm5_delete_principal) *delete_principal;
     __typeof__(kadm5_setkey_principal_4) *setkey_principal_4;
     __typeof__(kadm5_get_principal_keys) *get_principal_keys;

@@ -43,6 +43,18 @@ public struct Configuration: Sendable {
     /// trusted to still be there before the KDB is asked again (default 60s).
     public var knownKeyTTL: Int64 = 60
 
+    /// `[kxoverd]` control_socket: where `kxover status` asks the running daemon.
+    public var controlSocket: String?
+    /// `[kxoverd]` metrics_listen: address:port for Prometheus scrapes of /metrics.
+    public var metricsListen: String?
+    /// `[kxoverd]` drain_timeout: how long SIGTERM waits for exchanges in flight (default 10s, at most 2m).
+    public var drainTimeout: Int64 = 10
+    /// `[kxoverd]` key_check_interval: how often keys are checked for renewal,
+    /// ticket-lifetime caps and pruning (default 10m; 1s to 1h).
+    public var keyCheckInterval: Int64 = 600
+    /// `[kxoverd]` allow_short_key_lifetime: accept key_lifetime below 7d (tests only).
+    public var allowShortKeyLifetime = false
+
     public static let defaultPath = "/etc/kxover/kxover.conf"
     public static let defaultEtypes: [Int32] = [17, 18, 19, 20]
 
@@ -63,9 +75,10 @@ public struct Configuration: Sendable {
         }
         var problems: [String] = []
         var realms: [String: Realm] = [:]
+        let allowShort = flag(profile.value(["kxoverd", "allow_short_key_lifetime"]))
         for name in profile.subsections(["realms"]) {
             do {
-                realms[name] = try realm(name, in: profile)
+                realms[name] = try realm(name, in: profile, allowShortLifetime: allowShort)
             } catch let error as ConfigurationError {
                 problems += error.problems
             }
@@ -79,7 +92,22 @@ public struct Configuration: Sendable {
         configuration.listen = profile.values(["kxoverd", "listen"]).flatMap { $0.split(separator: " ").map(String.init) }
         configuration.backendKDC = profile.value(["kxoverd", "backend_kdc"])
         configuration.tlsPool = profile.value(["kxoverd", "tls_pool"]) ?? "embedded"
-        configuration.hostBasedTriggers = ["true", "yes", "on", "1"].contains(profile.value(["kxoverd", "host_based_triggers"])?.lowercased() ?? "")
+        configuration.hostBasedTriggers = flag(profile.value(["kxoverd", "host_based_triggers"]))
+        configuration.allowShortKeyLifetime = allowShort
+        configuration.controlSocket = profile.value(["kxoverd", "control_socket"])
+        configuration.metricsListen = profile.value(["kxoverd", "metrics_listen"])
+        func duration(_ key: String, _ range: ClosedRange<Int64>, _ range_text: String) throws -> Int64? {
+            guard let text = profile.value(["kxoverd", key]) else { return nil }
+            guard let seconds = DurationText.seconds(text), range.contains(seconds) else {
+                throw ConfigurationError(path: path, problems: ["[kxoverd] \(key) \"\(text)\" must be a duration \(range_text)"])
+            }
+            return seconds
+        }
+        configuration.drainTimeout = try duration("drain_timeout", 0...120, "of at most 2m") ?? configuration.drainTimeout
+        configuration.keyCheckInterval = try duration("key_check_interval", 1...3600, "from 1s to 1h") ?? configuration.keyCheckInterval
+        for name in configuration.realms.keys {
+            configuration.realms[name]!.kadmin.ticketLifetimeMargin = configuration.keyCheckInterval
+        }
         configuration.pidFile = profile.value(["kxoverd", "pid_file"])
         configuration.hostRealmSocket = profile.value(["kxoverd", "hostrealm_socket"])
         if let ttl = profile.value(["kxoverd", "hostrealm_cache_ttl"]) {
@@ -100,12 +128,16 @@ public struct Configuration: Sendable {
         var problems: [String] = []
         if listen.isEmpty { problems.append("[kxoverd] listen is missing (e.g. listen = 0.0.0.0:88)") }
         if backendKDC == nil { problems.append("[kxoverd] backend_kdc is missing (krb5kdc's own address, e.g. 127.0.0.1:8888)") }
-        if let socket = hostRealmSocket {
+        for (key, socket) in [("hostrealm_socket", hostRealmSocket), ("control_socket", controlSocket)] {
+            guard let socket else { continue }
             let folder = (socket as NSString).deletingLastPathComponent
             var isFolder: ObjCBool = false
             if !socket.hasPrefix("/") || !FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) || !isFolder.boolValue {
-                problems.append("[kxoverd] hostrealm_socket \(socket) must be an absolute path in an existing directory")
+                problems.append("[kxoverd] \(key) \(socket) must be an absolute path in an existing directory")
             }
+        }
+        if let metricsListen, (try? SocketAddress(parsing: metricsListen, defaultPort: 9749)) == nil {
+            problems.append("[kxoverd] metrics_listen \"\(metricsListen)\" must be ADDRESS:PORT, e.g. 127.0.0.1:9749")
         }
         for realm in realms.values.sorted(by: { $0.name < $1.name }) {
             if realm.kdcHost == nil { problems.append("[realms] \(realm.name): kdc_host is missing") }
@@ -156,7 +188,11 @@ public struct Configuration: Sendable {
         return resolver
     }
 
-    static func realm(_ name: String, in profile: ProfileFile) throws -> Realm {
+    static func flag(_ text: String?) -> Bool {
+        ["true", "yes", "on", "1"].contains(text?.lowercased() ?? "")
+    }
+
+    static func realm(_ name: String, in profile: ProfileFile, allowShortLifetime: Bool = false) throws -> Realm {
         var problems: [String] = []
         let place = "[realms] \(name)"
         func value(_ key: String) -> String? { profile.value(["realms", name, key]) }
@@ -192,10 +228,13 @@ public struct Configuration: Sendable {
         }
         var lifetime = LifetimePolicy.defaultLifetime
         if let text = value("key_lifetime") {
-            if let seconds = DurationText.seconds(text), LifetimePolicy.allowed.contains(seconds) {
+            let allowed = allowShortLifetime ? 10...LifetimePolicy.allowed.upperBound : LifetimePolicy.allowed
+            if let seconds = DurationText.seconds(text), allowed.contains(seconds) {
                 lifetime = seconds
+            } else if allowShortLifetime {
+                problems.append("\(place): key_lifetime \"\(text)\" must be a duration from 10s to 31d")
             } else {
-                problems.append("\(place): key_lifetime \"\(text)\" must be a duration from 7d to 31d")
+                problems.append("\(place): key_lifetime \"\(text)\" must be a duration from 7d to 31d (shorter only with [kxoverd] allow_short_key_lifetime, for tests)")
             }
         }
         guard problems.isEmpty, let mode else { throw ConfigurationError(path: profile.path, problems: problems) }

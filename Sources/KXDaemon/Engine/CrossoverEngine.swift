@@ -34,10 +34,12 @@ public final class CrossoverEngine {
 
     public let loop: EventLoop
     public private(set) var counters = Counters()
-    /// Recent outcomes, newest last (for `kxover status` and logs).
-    public private(set) var recent: [String] = []
+    /// Recent outcomes with their wall-clock time, newest last (`kxover status`).
+    public private(set) var recent: [(at: Double, line: String)] = []
+    /// Counts exchanges, DNS answers and key writes when set (kxoverd sets it).
+    public var metrics: DaemonMetrics?
 
-    private let realms: [String: LocalRealm]
+    private var realms: [String: LocalRealm]
     private let lookups: KXOverLookups
     private let pool: TLSPoolClient
     private let ports: LoopPorts
@@ -45,13 +47,14 @@ public final class CrossoverEngine {
     private let logger: Logger
     private let clientTimeouts: CrossoverTimeouts
     private let hostBasedTriggers: Bool
-    private var inFlight: [String: (record: ClientCrossover, waiters: [(Result<ClientCrossover.Success, KXError>) -> Void])] = [:]
+    private var inFlight: [String: (record: ClientCrossover, started: UInt64, waiters: [(Result<ClientCrossover.Success, KXError>) -> Void])] = [:]
+    private var serverRecords: [String: (record: ServerCrossover, started: UInt64)] = [:]
     private var failures: [String: (until: Double, error: KXError, streak: Int)] = [:]
     private var serverConnections: [ObjectIdentifier: ServerConnection] = [:]
     /// Crossover principals known to hold a usable key, until when we re-check
     /// the KDB (a key revoked by hand is noticed within `knownKeyTTL`).
     private var knownKeys: [Principal: KerberosTime] = [:]
-    private let knownKeyTTL: Int64
+    private var knownKeyTTL: Int64
     private var sequence = 0
 
     public init(loop: EventLoop, realms: [LocalRealm], resolver: Resolver, pool: TLSPoolClient, logger: Logger,
@@ -69,7 +72,31 @@ public final class CrossoverEngine {
     }
 
     public var localRealms: Set<String> { Set(realms.keys) }
-    public var exchangesInFlight: Int { inFlight.count }
+    /// Client and server exchanges running now.
+    public var exchangesInFlight: Int { inFlight.count + serverRecords.count }
+    /// Set by a SIGTERM: no new exchange starts; running ones may finish.
+    public private(set) var draining = false
+
+    public func beginDraining() { draining = true }
+
+    /// A reload: new policies (etypes, lifetime, KDC host) and key stores for
+    /// the same set of realms. Running exchanges finish under what they began with.
+    public func reconfigure(realms updated: [LocalRealm], knownKeyTTL: Int64) {
+        realms = Dictionary(updated.map { ($0.policy.realm, $0) }, uniquingKeysWith: { a, _ in a })
+        self.knownKeyTTL = knownKeyTTL
+        knownKeys.removeAll()   // re-read from the (possibly other) KDB
+    }
+
+    /// The key store of a local realm (the key maintainer's way in).
+    public func keyStore(of realm: String) -> KeyStore? { realms[realm]?.keyStore }
+
+    /// Abandons every running exchange (after the drain bound): each unwinds
+    /// what it holds; a key write already handed to the KDB worker completes there.
+    public func cancelAll() {
+        for entry in inFlight.values { entry.record.cancel() }
+        for entry in serverRecords.values { entry.record.cancel() }
+        for connection in serverConnections.values { connection.close() }
+    }
 
     // MARK: - Client side
 
@@ -80,8 +107,12 @@ public final class CrossoverEngine {
             return completion(.failure(KXError(.offerRealm, "\(localRealm) is not a realm kxover serves here")))
         }
         let key = "\(localRealm)>\(target)"
+        if draining && inFlight[key] == nil {
+            return completion(.failure(KXError(.cancelled, "kxoverd is stopping; no new exchange starts")))
+        }
         if var entry = inFlight[key] {
             counters.joined += 1
+            metrics?.requested("joined")
             entry.waiters.append(completion)
             inFlight[key] = entry
             return
@@ -89,6 +120,7 @@ public final class CrossoverEngine {
         let now = Date().timeIntervalSince1970
         if let failure = failures[key], failure.until > now {
             counters.negativeCacheHits += 1
+            metrics?.requested("backed_off")
             logger.info("crossover \(key) not retried yet: failed \(failure.streak)x, next attempt in \(Int(failure.until - now)) s")
             return completion(.failure(KXError(failure.error.code, "\(failure.error.detail) (failed \(failure.streak)x; next attempt in \(Int(failure.until - now)) s)")))
         }
@@ -100,13 +132,16 @@ public final class CrossoverEngine {
             timeouts: clientTimeouts, log: Self.timedLog(logger)) { [weak self] result in
                 self?.clientFinished(key, result)
             }
-        inFlight[key] = (record, [completion])
+        inFlight[key] = (record, DispatchTime.now().uptimeNanoseconds, [completion])
+        metrics?.requested("started")
         logger.info("\(id) crossover \(localRealm) → \(target)")
         record.start()
     }
 
     private func clientFinished(_ key: String, _ result: Result<ClientCrossover.Success, KXError>) {
         guard let entry = inFlight.removeValue(forKey: key) else { return }
+        metrics?.exchangeFinished(side: "client", failure: Self.failure(result, entry.record.transcript.map(\.rawValue)),
+                                  seconds: Self.seconds(since: entry.started))
         switch result {
         case .success(let success):
             counters.clientSucceeded += 1
@@ -126,7 +161,7 @@ public final class CrossoverEngine {
 
     private func note(_ line: String) {
         logger.notice("\(line)")
-        recent.append(line)
+        recent.append((Date().timeIntervalSince1970, line))
         if recent.count > 50 { recent.removeFirst(recent.count - 50) }
     }
 
@@ -137,6 +172,10 @@ public final class CrossoverEngine {
     }
 
     func serverFinished(_ result: Result<ServerCrossover.Success, KXError>, id: String) {
+        if let entry = serverRecords.removeValue(forKey: id) {
+            metrics?.exchangeFinished(side: "server", failure: Self.failure(result, entry.record.transcript.map(\.rawValue)),
+                                      seconds: Self.seconds(since: entry.started))
+        }
         switch result {
         case .success(let success):
             counters.serverSucceeded += 1
@@ -151,12 +190,24 @@ public final class CrossoverEngine {
         sequence += 1
         let id = "sx\(sequence)"
         let stores = realms.mapValues(\.keyStore)
-        return ServerCrossover(id: id, frame: frame, session: session, locals: realms.values.map(\.policy),
-                               ports: .init(lookups: lookups, keyStores: stores, clock: ports, random: ports, timers: ports),
-                               log: Self.timedLog(logger)) { [weak self] result in
+        let record = ServerCrossover(id: id, frame: frame, session: session, locals: realms.values.map(\.policy),
+                                     ports: .init(lookups: lookups, keyStores: stores, clock: ports, random: ports, timers: ports),
+                                     log: Self.timedLog(logger)) { [weak self] result in
             self?.serverFinished(result, id: id)
             completion(result)
         }
+        serverRecords[id] = (record, DispatchTime.now().uptimeNanoseconds)
+        return record
+    }
+
+    /// The stage that failed (the one before `failed`) and the error code.
+    static func failure<S>(_ result: Result<S, KXError>, _ transcript: [String]) -> (stage: String, code: String)? {
+        guard case .failure(let error) = result else { return nil }
+        return (transcript.dropLast().last ?? "?", error.code.rawValue)
+    }
+
+    static func seconds(since start: UInt64) -> Double {
+        Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 
     /// Logs each stage with the milliseconds since the exchange began.
@@ -173,6 +224,7 @@ public final class CrossoverEngine {
 
 extension CrossoverEngine: StartTLSAcceptor {
     public func acceptStartTLS(_ handoff: StartTLSHandoff) {
+        if draining { close(handoff.fd); return }   // the peer retries later, against the next kxoverd
         let connection = ServerConnection(handoff: handoff, engine: self, pool: pool, loop: loop, logger: logger)
         serverConnections[ObjectIdentifier(connection)] = connection
         connection.start()
@@ -267,5 +319,45 @@ extension CrossoverEngine: RelayInterceptor {
                 }
             }
         }
+    }
+}
+
+extension CrossoverEngine {
+    /// What `kxover status` shows: exchanges running now, realm pairs in
+    /// failure backoff, and the latest outcomes.
+    public struct Status: Sendable {
+        public struct Running: Sendable {
+            public let id: String
+            public let what: String
+            public let stage: String
+            public let seconds: Double
+        }
+        public struct Backoff: Sendable {
+            public let pair: String
+            public let failures: Int
+            public let retryIn: Double
+            public let error: String
+        }
+        public let running: [Running]
+        public let backoffs: [Backoff]
+        public let recent: [(at: Double, line: String)]
+        public let counters: Counters
+    }
+
+    public func status() -> Status {
+        let now = Date().timeIntervalSince1970
+        var running = inFlight.map { key, entry in
+            Status.Running(id: entry.record.id, what: "client \(key.replacingOccurrences(of: ">", with: " → "))",
+                           stage: entry.record.stage.rawValue, seconds: Self.seconds(since: entry.started))
+        }
+        running += serverRecords.map { id, entry in
+            Status.Running(id: id, what: "server", stage: entry.record.stage.rawValue, seconds: Self.seconds(since: entry.started))
+        }
+        let backoffs = failures.filter { $0.value.until > now }.map { pair, failure in
+            Status.Backoff(pair: pair.replacingOccurrences(of: ">", with: " → "), failures: failure.streak,
+                           retryIn: failure.until - now, error: failure.error.description)
+        }
+        return Status(running: running.sorted { $0.id < $1.id }, backoffs: backoffs.sorted { $0.pair < $1.pair },
+                      recent: recent, counters: counters)
     }
 }

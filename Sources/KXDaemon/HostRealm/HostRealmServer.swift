@@ -35,8 +35,7 @@ public final class HostRealmServer {
     private let loop: EventLoop
     private let limits: Limits
     private let logger: Logger
-    private var listener: Int32 = -1
-    private var identity: (device: UInt64, inode: UInt64)?
+    private var listener: UnixListener?
     private var watch: Watch?
     private var connections: [ObjectIdentifier: Connection] = [:]
 
@@ -50,73 +49,34 @@ public final class HostRealmServer {
 
     public var openConnections: Int { connections.count }
 
-    /// Binds and listens. A stale socket file (nobody listening) is replaced;
-    /// a live one, or anything that is not a socket, is an error.
+    /// Binds and listens (UnixListener: a stale socket file is replaced, a
+    /// live one or a non-socket is an error).
     public func start() throws {
-        guard listener < 0 else { return }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard !bytes.isEmpty, bytes.count < capacity else { throw HostRealmServerError("hostrealm_socket \(path): path too long") }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in raw.copyBytes(from: bytes) }
-        try removeStaleSocket(&address)
-        let fd = socket(AF_UNIX, Sockets.streamType, 0)
-        guard fd >= 0 else { throw HostRealmServerError("hostrealm_socket \(path): socket: \(String(cString: strerror(errno)))") }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard bound == 0, chmod(path, 0o660) == 0, listen(fd, limits.backlog) == 0 else {
-            let code = errno
-            Glibc.close(fd)
-            if bound == 0 { unlink(path) }
-            throw HostRealmServerError("hostrealm_socket \(path): \(String(cString: strerror(code)))")
-        }
-        var info = stat()
-        if lstat(path, &info) == 0 { identity = (UInt64(info.st_dev), UInt64(info.st_ino)) }
-        listener = fd
-        watch = loop.watch(fd: fd, events: .readable) { [weak self] _ in self?.acceptSome() }
+        guard listener == nil else { return }
+        let bound: UnixListener
+        do { bound = try UnixListener(path: path, what: "hostrealm_socket", backlog: limits.backlog) }
+        catch let error as UnixListenerError { throw HostRealmServerError(error.description) }
+        listener = bound
+        watch = loop.watch(fd: bound.fd, events: .readable) { [weak self] _ in self?.acceptSome() }
         logger.notice("hostrealm socket \(path) ready")
     }
 
-    /// Stops accepting, drops every connection and removes the socket file
-    /// (only if it is still the one we bound).
+    /// Stops accepting, drops every connection and removes the socket file.
     public func close() {
         watch?.cancel()
         watch = nil
         for connection in connections.values { connection.end() }
         connections.removeAll()
-        guard listener >= 0 else { return }
-        Glibc.close(listener)
-        listener = -1
-        var info = stat()
-        if let identity, lstat(path, &info) == 0, UInt64(info.st_dev) == identity.device, UInt64(info.st_ino) == identity.inode {
-            unlink(path)
-        }
-        identity = nil
+        listener?.close()
+        listener = nil
     }
 
     deinit { close() }
 
-    private func removeStaleSocket(_ address: inout sockaddr_un) throws {
-        var info = stat()
-        guard lstat(path, &info) == 0 else { return }
-        guard (info.st_mode & S_IFMT) == S_IFSOCK else {
-            throw HostRealmServerError("hostrealm_socket \(path) exists and is not a socket")
-        }
-        let probe = socket(AF_UNIX, Sockets.streamType, 0)
-        guard probe >= 0 else { return }
-        defer { Glibc.close(probe) }
-        let live = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(probe, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        } == 0 || errno == EAGAIN
-        guard !live else { throw HostRealmServerError("hostrealm_socket \(path) is in use by another process") }
-        unlink(path)
-    }
-
     private func acceptSome() {
         for _ in 0..<32 {
-            let (fd, _, error) = Sockets.accept(listener)
+            guard let listener else { return }
+            let (fd, _, error) = Sockets.accept(listener.fd)
             guard fd >= 0 else {
                 if error != EAGAIN && error != EWOULDBLOCK && error != ECONNABORTED && error != EINTR {
                     logger.warning("hostrealm socket: accept: \(String(cString: strerror(error)))")

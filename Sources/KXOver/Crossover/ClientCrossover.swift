@@ -22,9 +22,16 @@ public final class ClientCrossover {
     }
 
     /// What the exchange is for: a known service realm, or a host whose realm DNS names.
-    public enum Target: Sendable, Hashable {
+    public enum Target: Sendable, Hashable, CustomStringConvertible {
         case realm(String)
         case host(String)
+
+        public var description: String {
+            switch self {
+            case .realm(let realm): return realm
+            case .host(let host): return "the realm of host \(host)"
+            }
+        }
     }
 
     public typealias Success = CrossoverSuccess

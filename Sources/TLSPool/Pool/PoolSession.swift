@@ -219,10 +219,11 @@ final class PoolSession: @unchecked Sendable {
     }
 
     private func installCredentials(for identity: String) throws {
-        guard let credentials = server.credentials.credentials(for: identity) else {
+        let store = server.credentials
+        guard let credentials = store.credentials(for: identity) else {
             throw PoolProblem(.stirredNotShaken, "no credentials for local identity \(identity)")
         }
-        guard tls?.setCredentials(credentials) == GNUTLS_E_SUCCESS else {
+        guard tls?.setCredentials(credentials, owner: store) == GNUTLS_E_SUCCESS else {
             throw PoolProblem(.connectionDriverSetup, "cannot install credentials for \(identity)")
         }
     }

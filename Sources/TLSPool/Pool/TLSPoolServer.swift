@@ -10,7 +10,11 @@ import Foundation
 /// counted, and `shutdown()` stops and waits for every one of them.
 public final class TLSPoolServer: @unchecked Sendable {
     public let configuration: TLSPoolConfiguration
-    let credentials: CredentialStore
+    /// Replaced whole by `reloadIdentities`; a session keeps the store it
+    /// started with alive until it ends (GnuTLS does not copy credentials).
+    var credentials: CredentialStore { credentialLock.withLock { currentCredentials } }
+    private var currentCredentials: CredentialStore
+    private let credentialLock = NSLock()
     let dane: DANEVerifier
     let registry = SessionRegistry()
 
@@ -25,7 +29,7 @@ public final class TLSPoolServer: @unchecked Sendable {
 
     public init(configuration: TLSPoolConfiguration) throws {
         self.configuration = configuration
-        credentials = try CredentialStore(configuration.identities)
+        currentCredentials = try CredentialStore(configuration.identities)
         dane = try DANEVerifier()
         stopFD = kx_fdpass_wake_fd()
         guard stopFD >= 0 else { throw TLSPoolSetupError("eventfd: errno \(errno)") }
@@ -38,6 +42,14 @@ public final class TLSPoolServer: @unchecked Sendable {
     }
 
     func log(_ message: String) { configuration.log(message) }
+
+    /// Loads new certificates and keys for every identity (all or nothing):
+    /// handshakes that start afterwards use them, sessions already running
+    /// keep theirs. Throws, changing nothing, if any file fails to load.
+    public func reloadIdentities(_ identities: [TLSPoolConfiguration.Identity]) throws {
+        let loaded = try CredentialStore(identities)
+        credentialLock.withLock { currentCredentials = loaded }
+    }
 
     // MARK: - Connections
 

@@ -33,14 +33,19 @@ final class TLSSession {
         }
     }
 
+    private var credentialsOwner: AnyObject?
+
     deinit {
         gnutls_deinit(handle)
         io.deinitialize(count: 1)
         io.deallocate()
     }
 
-    func setCredentials(_ credentials: gnutls_certificate_credentials_t) -> Int32 {
-        gnutls_credentials_set(handle, GNUTLS_CRD_CERTIFICATE, UnsafeMutableRawPointer(credentials))
+    /// GnuTLS keeps a pointer to `credentials`, not a copy: `owner` (their
+    /// store, which a reload may replace) lives as long as this session.
+    func setCredentials(_ credentials: gnutls_certificate_credentials_t, owner: AnyObject) -> Int32 {
+        credentialsOwner = owner
+        return gnutls_credentials_set(handle, GNUTLS_CRD_CERTIFICATE, UnsafeMutableRawPointer(credentials))
     }
 
     func setServerName(_ host: String) -> Int32 {
