@@ -223,6 +223,9 @@ public final class KadminSession {
         var sets: [ManagedKeySet] = []
         for i in 0..<Int(count) {
             guard let name = names?[i], let principal = KadminSession.parsePrincipal(String(cString: name)) else { continue }
+            // The realm's own krbtgt/REALM@REALM is never a crossover key; not
+            // reading it spares kadmind ACLs the right to inspect it.
+            if principal.name.krbtgtRealm == principal.realm { continue }
             if case .managed(let set) = try entry(principal) { sets.append(set) }
         }
         return sets.sorted { $0.principal.description < $1.principal.description }

@@ -18,6 +18,7 @@ final class ControlServer {
             case .success(let command): respond(Array(answer(command).utf8))
             case .failure(let refusal): respond(Array("error: \(refusal.reason)\n".utf8))
             }
+            return nil
         }
         server.start()
     }

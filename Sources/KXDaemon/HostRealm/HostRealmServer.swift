@@ -36,8 +36,7 @@ public final class HostRealmServer {
     private let limits: Limits
     private let logger: Logger
     private var listener: UnixListener?
-    private var watch: Watch?
-    private var connections: [ObjectIdentifier: Connection] = [:]
+    private var server: RequestServer?
 
     public init(path: String, lookups: KXOverLookups, loop: EventLoop, limits: Limits = Limits(), logger: Logger) {
         self.path = path
@@ -47,7 +46,7 @@ public final class HostRealmServer {
         self.logger = logger
     }
 
-    public var openConnections: Int { connections.count }
+    public var openConnections: Int { server?.openConnections ?? 0 }
 
     /// Binds and listens (UnixListener: a stale socket file is replaced, a
     /// live one or a non-socket is an error).
@@ -57,161 +56,74 @@ public final class HostRealmServer {
         do { bound = try UnixListener(path: path, what: "hostrealm_socket", backlog: limits.backlog) }
         catch let error as UnixListenerError { throw HostRealmServerError(error.description) }
         listener = bound
-        watch = loop.watch(fd: bound.fd, events: .readable) { [weak self] _ in self?.acceptSome() }
+        var bounds = RequestServer.Limits()
+        bounds.maxConnections = limits.maxConnections
+        bounds.timeout = limits.connectionTimeout
+        bounds.maxRequestBytes = HostRealmProtocol.maximumLine
+        bounds.busyAnswer = HostRealmProtocol.refusal("busy")
+        bounds.timeoutAnswer = HostRealmProtocol.refusal("timeout")
+        let server = RequestServer(listener: bound.fd, loop: loop, limits: bounds, parse: Self.parse,
+                                   observe: { [weak self] event in self?.count(event) }) { [weak self] request, respond in
+            self?.answer(request, respond)
+        }
+        server.start()
+        self.server = server
         logger.notice("hostrealm socket \(path) ready")
     }
 
     /// Stops accepting, drops every connection and removes the socket file.
     public func close() {
-        watch?.cancel()
-        watch = nil
-        for connection in connections.values { connection.end() }
-        connections.removeAll()
+        server?.stop()
+        server = nil
         listener?.close()
         listener = nil
     }
 
     deinit { close() }
 
-    private func acceptSome() {
-        for _ in 0..<32 {
-            guard let listener else { return }
-            let (fd, _, error) = Sockets.accept(listener.fd)
-            guard fd >= 0 else {
-                if error != EAGAIN && error != EWOULDBLOCK && error != ECONNABORTED && error != EINTR {
-                    logger.warning("hostrealm socket: accept: \(String(cString: strerror(error)))")
-                }
-                return
-            }
-            counters.accepted += 1
-            guard connections.count < limits.maxConnections else {
-                counters.busy += 1
-                HostRealmProtocol.refusal("busy").withUnsafeBytes { _ = Sockets.write(fd, $0) }
-                Glibc.close(fd)
-                continue
-            }
-            let connection = Connection(fd: fd, server: self)
-            connections[ObjectIdentifier(connection)] = connection
-            connection.start(timeout: limits.connectionTimeout)
+    private static func parse(_ bytes: [UInt8]) -> RequestServer.Parse {
+        switch HostRealmProtocol.request(bytes) {
+        case .incomplete: return .incomplete
+        case .malformed: return .malformed("malformed request")
+        case .host(let host): return .complete(host)
         }
     }
 
-    fileprivate func ended(_ connection: Connection) {
-        connections[ObjectIdentifier(connection)] = nil
+    private func count(_ event: RequestServer.Event) {
+        switch event {
+        case .accepted: counters.accepted += 1
+        case .busy: counters.busy += 1
+        case .timeout: counters.timeouts += 1
+        }
     }
 
-    // MARK: - One question
-
-    fileprivate final class Connection {
-        let fd: Int32
-        unowned let server: HostRealmServer
-        var received: [UInt8] = []
-        var pendingAnswer: [UInt8] = []
-        var readWatch: Watch?
-        var writeWatch: Watch?
-        var timer: Watch?
-        var query: DNSQuery?
-        var host = ""
-        var started = DispatchTime.now().uptimeNanoseconds
-        var isOpen = true
-
-        init(fd: Int32, server: HostRealmServer) {
-            self.fd = fd
-            self.server = server
-        }
-
-        func start(timeout: Double) {
-            started = DispatchTime.now().uptimeNanoseconds
-            readWatch = server.loop.watch(fd: fd, events: .readable) { [weak self] _ in self?.readable() }
-            timer = server.loop.schedule(after: timeout) { [weak self] in
-                guard let self else { return }
-                self.server.counters.timeouts += 1
-                self.answer(HostRealmProtocol.refusal("timeout"), note: "no answer within \(timeout) s")
-            }
-        }
-
-        private func readable() {
-            var chunk = [UInt8](repeating: 0, count: HostRealmProtocol.maximumLine)
-            let outcome = chunk.withUnsafeMutableBytes { Sockets.read(fd, into: $0) }
-            switch outcome {
-            case .wouldBlock:
-                return
-            case .endOfStream, .failed:
-                end()   // gone before asking: nothing to answer
-            case .done(let count):
-                received += chunk.prefix(count)
-                switch HostRealmProtocol.request(received) {
-                case .incomplete:
-                    return
-                case .malformed:
-                    server.counters.malformed += 1
-                    answer(HostRealmProtocol.refusal("malformed request"), note: "malformed request")
-                case .host(let host):
-                    readWatch?.cancel()
-                    readWatch = nil
-                    self.host = host
-                    query = server.lookups.realm(ofHost: host) { [weak self] result in
-                        guard let self, self.isOpen else { return }
-                        self.query = nil
-                        switch result {
-                        case .success(let realm):
-                            self.server.counters.realms += 1
-                            self.answer(HostRealmProtocol.answer(realm: realm), note: realm)
-                        case .failure(let error):
-                            self.server.counters.refusals += 1
-                            self.answer(HostRealmProtocol.refusal(error.detail), note: "no: \(error.detail)")
-                        }
-                    }
-                }
-            }
-        }
-
-        func answer(_ line: [UInt8], note: String) {
-            guard isOpen else { return }
-            query?.cancel()
-            query = nil
-            readWatch?.cancel()
-            readWatch = nil
-            timer?.cancel()
-            timer = nil
+    /// One question: the realm DNSSEC vouches for, or "no" with the reason.
+    /// The answer is written before the log line: the KDC is waiting for it.
+    private func answer(_ request: Result<String, RequestServer.RequestRefusal>, _ respond: @escaping ([UInt8]) -> Void) -> Cancellable? {
+        let started = DispatchTime.now().uptimeNanoseconds
+        let logger = self.logger
+        func reply(_ line: [UInt8], host: String, note: String) {
+            respond(line)
             let ms = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6
-            let logger = server.logger
-            pendingAnswer = line
-            flush()   // the KDC waits for this; the log line can wait for the KDC
-            logger.info("hostrealm \(host.isEmpty ? "?" : host) → \(note) [\(String(format: "%.1f", ms)) ms]")
+            logger.info("hostrealm \(host) → \(note) [\(String(format: "%.1f", ms)) ms]")
         }
-
-        private func flush() {
-            while !pendingAnswer.isEmpty {
-                let outcome = pendingAnswer.withUnsafeBytes { Sockets.write(fd, $0) }
-                switch outcome {
-                case .done(let count):
-                    pendingAnswer.removeFirst(count)
-                case .wouldBlock:
-                    guard writeWatch == nil else { return }
-                    writeWatch = server.loop.watch(fd: fd, events: .writable) { [weak self] _ in self?.flush() }
-                    timer = server.loop.schedule(after: 1) { [weak self] in self?.end() }
-                    return
-                case .endOfStream, .failed:
-                    return end()   // the asker left (the module's deadline passed)
+        switch request {
+        case .failure:
+            counters.malformed += 1
+            reply(HostRealmProtocol.refusal("malformed request"), host: "?", note: "malformed request")
+            return nil
+        case .success(let host):
+            return lookups.realm(ofHost: host) { [weak self] result in
+                guard let self else { return }
+                switch result {
+                case .success(let realm):
+                    self.counters.realms += 1
+                    reply(HostRealmProtocol.answer(realm: realm), host: host, note: realm)
+                case .failure(let error):
+                    self.counters.refusals += 1
+                    reply(HostRealmProtocol.refusal(error.detail), host: host, note: "no: \(error.detail)")
                 }
             }
-            end()
-        }
-
-        func end() {
-            guard isOpen else { return }
-            isOpen = false
-            query?.cancel()
-            query = nil
-            readWatch?.cancel()
-            writeWatch?.cancel()
-            timer?.cancel()
-            readWatch = nil
-            writeWatch = nil
-            timer = nil
-            Glibc.close(fd)
-            server.ended(self)
         }
     }
 }

@@ -28,6 +28,7 @@ final class MetricsEndpoint {
             case .failure(let refusal):
                 respond(Self.response(400, "Bad Request", body: "\(refusal.reason)\n"))
             }
+            return nil
         }
         server.start()
     }

@@ -1,0 +1,38 @@
+import Foundation
+import KXTestSupport
+import Testing
+
+/// The scenario scripts, each with real everything (krb5kdc, the signed zone
+/// on loopback, kxoverd, TLS 1.3 with DANE) and one PASS/FAIL line per check:
+/// - scripts/e2e: the mission, the refusals, hostile peers, killed daemons, referrals;
+/// - scripts/e2e-operations: status, metrics, SIGHUP under load, the SIGTERM
+///   drain bound, renewal and pruning of keys that live 30 seconds;
+/// - scripts/multikdc: kxoverd beside a replica writing through the primary's
+///   kadmind, the key carried by MIT iprop.
+@Suite("scenario scripts")
+struct ScenarioScriptTests {
+    struct Scenario: Sendable, CustomTestStringConvertible {
+        let script: String
+        /// Lines the run must print besides "N passed, 0 failed".
+        let mustPrint: [String]
+        var testDescription: String { script }
+    }
+
+    static let scenarios = [
+        Scenario(script: "scripts/e2e", mustPrint: ["PASS: the first kvno for a service in a realm never met succeeds"]),
+        Scenario(script: "scripts/e2e-operations",
+                 mustPrint: ["PASS: renewal: a new kvno appears on the client side before the first key's till"]),
+        Scenario(script: "scripts/multikdc", mustPrint: ["PASS: the replica's krb5kdc serves the key", "iprop propagation: "]),
+    ]
+
+    @Test(arguments: scenarios)
+    func scenario(_ scenario: Scenario) throws {
+        let process = try TestProcess([scenario.script])
+        process.waitForExit()
+        let output = process.output
+        #expect(process.succeeded, "\(output)")
+        for line in scenario.mustPrint { #expect(output.contains(line), "\(output)") }
+        #expect(output.contains(" passed, 0 failed"), "\(output)")
+        #expect(!output.contains("FAIL:"), "\(output)")
+    }
+}
