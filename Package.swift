@@ -86,7 +86,7 @@ if fuzzing {
     targets.append(.target(name: "CFuzzDriver", path: "Fuzz/CFuzzDriver"))
     targets.append(.executableTarget(
         name: "kxover-fuzz",
-        dependencies: ["KXOver", "CFuzzDriver"],
+        dependencies: ["KXOver", "TLSPool", "CFuzzDriver"],
         path: "Fuzz/kxover-fuzz"
     ))
 }

@@ -19,6 +19,13 @@ struct FuzzRegressionTests {
     @Test func seedCorporaExist() {
         #expect(Self.files(in: "corpus/decoders").count >= 5)
         #expect(Self.files(in: "corpus/framer").count >= 5)
+        #expect(Self.files(in: "corpus/dns").count >= 5)
+    }
+
+    @Test func dnsRecordInputsHoldTheirProperties() throws {
+        let inputs = Self.files(in: "corpus/dns") + Self.files(in: "regressions/dns")
+        #expect(inputs.count >= 5)
+        for url in inputs { FuzzChecks.dnsRecords(Array(try Data(contentsOf: url))) }
     }
 
     @Test func decoderInputsHoldTheirProperties() throws {

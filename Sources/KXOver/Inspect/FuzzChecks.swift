@@ -20,6 +20,40 @@ public enum FuzzChecks {
         _ = try? MessageInspector.inspect(bytes)
     }
 
+    /// The first byte picks the record type, the rest is its rdata. A parser
+    /// either refuses or gives a value that accounts for every rdata byte.
+    public static func dnsRecords(_ input: [UInt8]) {
+        guard let selector = input.first else { return }
+        let rdata = Array(input.dropFirst())
+        switch selector % 5 {
+        case 0:
+            if let srv = DNSRecords.srv(rdata) {
+                var wire = [UInt8(srv.priority >> 8), UInt8(srv.priority & 0xFF), UInt8(srv.weight >> 8), UInt8(srv.weight & 0xFF),
+                            UInt8(srv.port >> 8), UInt8(srv.port & 0xFF)]
+                for label in srv.target.split(separator: ".") { wire += [UInt8(label.utf8.count)] + Array(label.utf8) }
+                wire.append(0)
+                // Targets come back lower case; label length octets are < 64, never letters.
+                let expected = Array(rdata.prefix(6)) + rdata.dropFirst(6).map { (0x41...0x5A).contains($0) ? $0 | 0x20 : $0 }
+                precondition(wire == expected, "SRV does not re-encode to its rdata")
+            }
+        case 1:
+            if let tlsa = DNSRecords.tlsa(rdata) { precondition(tlsa.rdata == rdata, "TLSA does not re-encode") }
+        case 2:
+            precondition((DNSRecords.a(rdata) != nil) == (rdata.count == 4), "A accepted a wrong length")
+        case 3:
+            if let text = DNSRecords.aaaa(rdata) {
+                precondition(rdata.count == 16 && text.count <= 39 && !text.contains(":::"), "AAAA text malformed")
+            } else {
+                precondition(rdata.count != 16, "AAAA refused 16 bytes")
+            }
+        default:
+            if let string = DNSRecords.firstString(rdata) {
+                precondition(string.count == Int(rdata[0]), "TXT string of the wrong length")
+                _ = RealmName.isValid(String(decoding: string, as: UTF8.self))
+            }
+        }
+    }
+
     /// The first byte picks split sizes and limits; the rest is the stream.
     public static func framer(_ input: [UInt8]) {
         guard let control = input.first else { return }
