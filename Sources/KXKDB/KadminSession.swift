@@ -93,10 +93,13 @@ public final class KadminSession {
         context.free(principal: modifier)
     }
 
-    /// Runs `body` holding the library lock.
-    private func locked<T>(_ body: () throws -> T) rethrows -> T {
+    /// Runs `body` holding the library lock, after making sure no other
+    /// process holds the KDB lock: libkdb5 would wait for it without a bound,
+    /// for reads as for writes (kdb5_util load holds it for as long as it runs).
+    private func locked<T>(_ body: () throws -> T) throws -> T {
         Self.libraryLock.lock()
         defer { Self.libraryLock.unlock() }
+        try checkNotLocked()
         return try body()
     }
 
@@ -144,8 +147,8 @@ public final class KadminSession {
     }
 
     /// libkdb5 waits, without a bound, for a KDB lock held by another process
-    /// (kdb5_util dump or load, kprop). Before writing, look for such a holder
-    /// and give up with its pid after `patience` seconds instead of hanging.
+    /// (kdb5_util dump or load, kprop). Before every KDB call, look for such a
+    /// holder and give up with its pid after `patience` seconds instead of hanging.
     func checkNotLocked(patience: Double = 1.0) throws {
         try Self.checkNotLocked(lockFile: lockFile, realm: configuration.realm, patience: patience)
     }
@@ -157,8 +160,8 @@ public final class KadminSession {
             let holder = kx_lock_holder(lockFile)
             if holder <= 0 { return }   // free, or no lock file to probe
             if Date() >= deadline {
-                throw Krb5Failure(code: Int(EAGAIN), operation: "writing to the \(realm) KDB",
-                                  message: "the KDB is locked by process \(holder) (\(lockFile)); nothing was written")
+                throw Krb5Failure(code: Int(EAGAIN), operation: "using the \(realm) KDB",
+                                  message: "the KDB is locked by process \(holder) (\(lockFile)); nothing was read or written")
             }
             usleep(50_000)
         }
@@ -307,7 +310,6 @@ public final class KadminSession {
                 throw Krb5Failure(code: -1, operation: "writing \(principal)", message: "etype \(key.etype) given twice")
             }
         }
-        try checkNotLocked()
         let parsed = try context.parse(principal)
         defer { context.free(principal: parsed) }
 

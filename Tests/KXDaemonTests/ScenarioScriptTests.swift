@@ -7,6 +7,8 @@ import Testing
 /// - scripts/e2e: the mission, the refusals, hostile peers, killed daemons, referrals;
 /// - scripts/e2e-operations: status, metrics, SIGHUP under load, the SIGTERM
 ///   drain bound, renewal and pruning of keys that live 30 seconds;
+/// - scripts/e2e-faults: SIGKILL at each key-touching stage, a locked KDB, a
+///   stalled or stopped krb5kdc;
 /// - scripts/multikdc: kxoverd beside a replica writing through the primary's
 ///   kadmind, the key carried by MIT iprop.
 @Suite("scenario scripts")
@@ -22,6 +24,8 @@ struct ScenarioScriptTests {
         Scenario(script: "scripts/e2e", mustPrint: ["PASS: the first kvno for a service in a realm never met succeeds"]),
         Scenario(script: "scripts/e2e-operations",
                  mustPrint: ["PASS: renewal: a new kvno appears on the client side before the first key's till"]),
+        Scenario(script: "scripts/e2e-faults",
+                 mustPrint: ["PASS: SIGKILL client at \"C11 key storing\": the service KDB holds the key (stored before KX-REP)"]),
         Scenario(script: "scripts/multikdc", mustPrint: ["PASS: the replica's krb5kdc serves the key", "iprop propagation: "]),
     ]
 

@@ -216,8 +216,17 @@ public final class CrossoverEngine {
         return { event in
             let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
             logger.info("\(event) [+\(String(format: "%.1f", ms)) ms]")
+            if let stop = stopAtStage, event.stage == stop {
+                logger.warning("KXOVER_TEST_STOP_AT_STAGE: stopping the process on entering \(stop)")
+                raise(SIGSTOP)
+            }
         }
     }
+
+    /// Fault injection for tests only: the process stops itself (SIGSTOP) as
+    /// an exchange enters this stage, before the stage's work begins, so that
+    /// a test can kill it at exactly that point (scripts/e2e-faults).
+    static let stopAtStage = ProcessInfo.processInfo.environment["KXOVER_TEST_STOP_AT_STAGE"]
 
     var kdcHosts: Set<String> { Set(realms.values.map { $0.policy.kdcHost.lowercased() }) }
 }
