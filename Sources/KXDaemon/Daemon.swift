@@ -96,6 +96,9 @@ public final class Daemon {
             CrossoverEngine.LocalRealm(policy: realm.crossoverPolicy,
                                        keyStore: ObservedKeyStore(kept[realm.name]!, realm: realm.name, metrics: metrics))
         }, knownKeyTTL: configuration.knownKeyTTL)
+        if engine.admission.maxInFlight != configuration.maxExchangesInFlight || engine.admission.perMinute != configuration.maxExchangesPerMinute {
+            engine.admission = ExchangeAdmission(maxInFlight: configuration.maxExchangesInFlight, perMinute: configuration.maxExchangesPerMinute)
+        }
         maintainer.reconfigure(realms: realms.map { .init(name: $0.name, store: kept[$0.name]!, lifetime: $0.keyLifetime) },
                                interval: configuration.keyCheckInterval)
     }
@@ -196,8 +199,8 @@ public final class Daemon {
     // MARK: - SIGHUP
 
     /// Re-reads the configuration file. Certificates and keys, etypes, key
-    /// lifetime, KDC host, kadm5 settings, known_key_ttl, key_check_interval
-    /// and drain_timeout apply at once; sockets, DNS and the realm set need a
+    /// lifetime, KDC host, kadm5 settings, known_key_ttl, key_check_interval,
+    /// drain_timeout and the exchange limits apply at once; sockets, DNS and the realm set need a
     /// restart and are reported, not applied. All or nothing: a file that
     /// fails to load, or certificates that fail to load, change nothing.
     /// Relayed traffic is not touched: the listening sockets stay open.

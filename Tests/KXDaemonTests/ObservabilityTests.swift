@@ -99,6 +99,11 @@ struct ObservabilityTests {
         #expect(set.controlSocket == "/run/kxover/control.sock" && set.metricsListen == "127.0.0.1:9749")
         #expect(set.drainTimeout == 30 && set.keyCheckInterval == 120)
         #expect(set.realms["CLIENT.TEST"]?.kadmin.ticketLifetimeMargin == 120)
+        #expect(defaults.maxExchangesInFlight == 256 && defaults.maxExchangesPerMinute == 600)
+        let limits = try load("    max_exchanges_in_flight = 40\n    max_exchanges_per_minute = 90")
+        #expect(limits.maxExchangesInFlight == 40 && limits.maxExchangesPerMinute == 90)
+        #expect(throws: ConfigurationError.self) { try load("    max_exchanges_in_flight = 0") }
+        #expect(throws: ConfigurationError.self) { try load("    max_exchanges_per_minute = many") }
         #expect(throws: ConfigurationError.self) { try load("    drain_timeout = 1h") }
         #expect(throws: ConfigurationError.self) { try load("    key_check_interval = 0") }
         #expect(throws: ConfigurationError.self) { try load("    key_check_interval = soon") }

@@ -52,6 +52,10 @@ public struct Configuration: Sendable {
     /// `[kxoverd]` key_check_interval: how often keys are checked for renewal,
     /// ticket-lifetime caps and pruning (default 10m; 1s to 1h).
     public var keyCheckInterval: Int64 = 600
+    /// `[kxoverd]` max_exchanges_in_flight and max_exchanges_per_minute: global
+    /// limits on exchanges, both sides together (spec §7.4's backoff is per realm).
+    public var maxExchangesInFlight = 256
+    public var maxExchangesPerMinute = 600
     /// `[kxoverd]` allow_short_key_lifetime: accept key_lifetime below 7d (tests only).
     public var allowShortKeyLifetime = false
 
@@ -102,6 +106,13 @@ public struct Configuration: Sendable {
                 throw ConfigurationError(path: path, problems: ["[kxoverd] \(key) \"\(text)\" must be a duration \(range_text)"])
             }
             return seconds
+        }
+        for (key, range) in [("max_exchanges_in_flight", 1...100_000), ("max_exchanges_per_minute", 1...1_000_000)] {
+            guard let text = profile.value(["kxoverd", key]) else { continue }
+            guard let number = Int(text), range.contains(number) else {
+                throw ConfigurationError(path: path, problems: ["[kxoverd] \(key) \"\(text)\" must be a number from \(range.lowerBound) to \(range.upperBound)"])
+            }
+            if key == "max_exchanges_in_flight" { configuration.maxExchangesInFlight = number } else { configuration.maxExchangesPerMinute = number }
         }
         configuration.drainTimeout = try duration("drain_timeout", 0...120, "of at most 2m") ?? configuration.drainTimeout
         configuration.keyCheckInterval = try duration("key_check_interval", 1...3600, "from 1s to 1h") ?? configuration.keyCheckInterval

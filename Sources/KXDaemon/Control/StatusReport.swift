@@ -26,7 +26,7 @@ extension Daemon {
         lines.append("realm pairs in failure backoff: \(status.backoffs.count)")
         lines += status.backoffs.map { "  \($0.pair)  failed \($0.failures)x, next attempt in \(Int($0.retryIn.rounded(.up))) s: \($0.error)" }
         let c = status.counters
-        lines.append("exchanges: client \(c.clientSucceeded) ok, \(c.clientFailed) failed (\(c.joined) joined, \(c.negativeCacheHits) refused in backoff); server \(c.serverSucceeded) ok, \(c.serverFailed) failed")
+        lines.append("exchanges: client \(c.clientSucceeded) ok, \(c.clientFailed) failed (\(c.joined) joined, \(c.negativeCacheHits) refused in backoff); server \(c.serverSucceeded) ok, \(c.serverFailed) failed; \(c.refusedByLimits) refused by the limits (\(engine.admission.maxInFlight) in flight, \(engine.admission.perMinute)/min)")
         let next = maintainer.nextCheck.map { "next in \(Int(max(0, $0.timeIntervalSinceNow).rounded(.up))) s" } ?? "stopped"
         lines.append("key checks: \(keys.checks) (\(next), every \(configuration.keyCheckInterval) s); pruned \(keys.pruned) kvnos; renewals \(keys.renewalsSucceeded) ok, \(keys.renewalsFailed) failed of \(keys.renewalsStarted); problems \(keys.problems)")
         lines.append("recent outcomes (newest last):")
@@ -49,7 +49,8 @@ extension Daemon {
             "in_flight": status.running.map { ["id": $0.id, "exchange": $0.what, "stage": $0.stage, "seconds": $0.seconds] },
             "backoff": status.backoffs.map { ["pair": $0.pair, "failures": $0.failures, "retry_in_seconds": $0.retryIn, "error": $0.error] },
             "exchanges": ["client_ok": c.clientSucceeded, "client_failed": c.clientFailed, "joined": c.joined,
-                          "refused_in_backoff": c.negativeCacheHits, "server_ok": c.serverSucceeded, "server_failed": c.serverFailed],
+                          "refused_in_backoff": c.negativeCacheHits, "server_ok": c.serverSucceeded, "server_failed": c.serverFailed,
+                          "refused_by_limits": c.refusedByLimits],
             "keys": ["checks": keys.checks, "pruned": keys.pruned, "renewals_ok": keys.renewalsSucceeded,
                      "renewals_failed": keys.renewalsFailed, "problems": keys.problems],
             "recent": status.recent.suffix(20).map { ["at": Self.timestamp($0.at), "outcome": $0.line] },

@@ -30,6 +30,8 @@ public final class CrossoverEngine {
         public var serverFailed = 0
         public var triggers = 0
         public var replays = 0
+        /// New exchanges refused by the global limits (both sides).
+        public var refusedByLimits = 0
     }
 
     public let loop: EventLoop
@@ -76,6 +78,20 @@ public final class CrossoverEngine {
     public var exchangesInFlight: Int { inFlight.count + serverRecords.count }
     /// Set by a SIGTERM: no new exchange starts; running ones may finish.
     public private(set) var draining = false
+    /// Global limits on new exchanges, both sides together (kxoverd sets them
+    /// from max_exchanges_in_flight and max_exchanges_per_minute).
+    public var admission = ExchangeAdmission(maxInFlight: 256, perMinute: 600)
+
+    /// nil when a new exchange may start; else the refusal, counted and logged.
+    private func admit(_ what: String) -> KXError? {
+        // Server connections count from STARTTLS on: each holds a TLS session (a pool thread).
+        let busy = inFlight.count + serverConnections.count
+        guard let refusal = admission.admit(inFlight: busy, now: Date().timeIntervalSince1970) else { return nil }
+        counters.refusedByLimits += 1
+        metrics?.requested("refused_by_limits")
+        logger.warning("\(what) refused: \(refusal)")
+        return KXError(.rateLimited, refusal)
+    }
 
     public func beginDraining() { draining = true }
 
@@ -124,6 +140,7 @@ public final class CrossoverEngine {
             logger.info("crossover \(key) not retried yet: failed \(failure.streak)x, next attempt in \(Int(failure.until - now)) s")
             return completion(.failure(KXError(failure.error.code, "\(failure.error.detail) (failed \(failure.streak)x; next attempt in \(Int(failure.until - now)) s)")))
         }
+        if let refusal = admit("crossover \(localRealm) → \(target)") { return completion(.failure(refusal)) }
         sequence += 1
         let id = "kx\(sequence)"
         let record = ClientCrossover(
@@ -234,6 +251,8 @@ public final class CrossoverEngine {
 extension CrossoverEngine: StartTLSAcceptor {
     public func acceptStartTLS(_ handoff: StartTLSHandoff) {
         if draining { close(handoff.fd); return }   // the peer retries later, against the next kxoverd
+        // Over the global limits the peer finds the connection closed before TLS: no work, no key.
+        if admit("STARTTLS from \(handoff.peer)") != nil { close(handoff.fd); return }
         let connection = ServerConnection(handoff: handoff, engine: self, pool: pool, loop: loop, logger: logger)
         serverConnections[ObjectIdentifier(connection)] = connection
         connection.start()

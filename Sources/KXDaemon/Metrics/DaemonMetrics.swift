@@ -13,7 +13,7 @@ public final class DaemonMetrics {
         registry.declare("kxover_exchange_duration_seconds", .histogram,
                          "Wall time of finished exchanges, by side and outcome.")
         registry.declare("kxover_exchange_requests_total", .counter,
-                         "Crossover requests on the client side: started, joined (an exchange already running) or backed_off (refused during failure backoff).")
+                         "Requests for exchanges: started, joined (an exchange already running), backed_off (refused during failure backoff), refused_by_limits (max_exchanges_in_flight or max_exchanges_per_minute, either side).")
         registry.declare("kxover_dns_answers_total", .counter,
                          "DNS answers by record type and class: secure, insecure, bogus, nxdomain (authenticated denial), failure (timeout, resolver error).")
         registry.declare("kxover_key_writes_total", .counter,
