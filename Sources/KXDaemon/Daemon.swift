@@ -23,6 +23,8 @@ public final class Daemon {
     let poolServer: TLSPoolServer?
     private let poolClient: TLSPoolClient
     private(set) var stores: [String: KadmKeyStore] = [:]
+    /// Read-only views of replica KDBs (replica_kdc_profile), by realm.
+    private var replicaStores: [String: KadmKeyStore] = [:]
     private var control: ControlServer?
     private var metricsEndpoint: MetricsEndpoint?
     private var signals: [Watch] = []
@@ -93,8 +95,16 @@ public final class Daemon {
         }
         stores = kept
         engine.reconfigure(realms: realms.map { realm in
-            CrossoverEngine.LocalRealm(policy: realm.crossoverPolicy,
-                                       keyStore: ObservedKeyStore(kept[realm.name]!, realm: realm.name, metrics: metrics))
+            var store: KeyStore = ObservedKeyStore(kept[realm.name]!, realm: realm.name, metrics: metrics)
+            if let replica = realm.replica {
+                let reader = replicaStores[realm.name].flatMap { $0.configuration == replica ? $0 : nil }
+                    ?? KadmKeyStore(configuration: replica, executor: loop.executor)
+                replicaStores[realm.name] = reader
+                store = ReplicaWaitingKeyStore(primary: store, replica: reader, bound: realm.replicaWait, loop: loop, logger: logger)
+            } else {
+                replicaStores[realm.name] = nil
+            }
+            return CrossoverEngine.LocalRealm(policy: realm.crossoverPolicy, keyStore: store)
         }, knownKeyTTL: configuration.knownKeyTTL)
         if engine.admission.maxInFlight != configuration.maxExchangesInFlight || engine.admission.perMinute != configuration.maxExchangesPerMinute {
             engine.admission = ExchangeAdmission(maxInFlight: configuration.maxExchangesInFlight, perMinute: configuration.maxExchangesPerMinute)

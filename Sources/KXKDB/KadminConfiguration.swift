@@ -19,6 +19,9 @@ public struct KadminConfiguration: Sendable, Hashable {
     /// end, at the moment of writing: kxoverd's key check interval, after
     /// which the key maintainer tightens the cap (KeyLifecycle).
     public var ticketLifetimeMargin: Int64 = 0
+    /// Only reads: the KDB is a replica's (its own copy, fed by iprop), so the
+    /// session leaves the update log alone (no iprop settings are passed).
+    public var readOnly = false
 
     public static let defaultPolicy = "kxover"
 

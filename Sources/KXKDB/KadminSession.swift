@@ -132,7 +132,12 @@ public final class KadminSession {
                 params.mask |= Int(KADM5_CONFIG_ENCTYPE)
             }
         }
-        if let iprop = value("iprop_enable"), ["true", "yes", "on", "1"].contains(iprop.lowercased()) {
+        if configuration.readOnly {
+            // A replica's KDB read beside its kpropd: say "no iprop" outright, so
+            // no default profile turns the update log on for this session.
+            params.iprop_enabled = 0
+            params.mask |= Int(KADM5_CONFIG_IPROP_ENABLED)
+        } else if let iprop = value("iprop_enable"), ["true", "yes", "on", "1"].contains(iprop.lowercased()) {
             params.iprop_enabled = 1
             params.mask |= Int(KADM5_CONFIG_IPROP_ENABLED)
             if let log = value("iprop_logfile") ?? value("database_name").map({ $0 + ".ulog" }) {

@@ -1,5 +1,6 @@
 import Foundation
 @testable import KXDaemon
+import KXKDB
 import KXOver
 import Testing
 
@@ -119,6 +120,23 @@ struct ObservabilityTests {
         let short = try load("    allow_short_key_lifetime = true", realm: "        key_lifetime = 30s")
         #expect(short.realms["CLIENT.TEST"]?.keyLifetime == 30)
         #expect(throws: ConfigurationError.self) { try load("    allow_short_key_lifetime = true", realm: "        key_lifetime = 5s") }
+    }
+
+    @Test func replicaSettings() throws {
+        let remote = "        kadm5_mode = remote\n        admin_server = kdc1.test\n        admin_keytab = /k\n        krb5_config = /etc/krb5.conf"
+        let plain = try load("", realm: remote)
+        #expect(plain.realms["CLIENT.TEST"]?.replica == nil)
+        let beside = try load("", realm: remote + "\n        replica_kdc_profile = /etc/krb5kdc/kdc.conf\n        replica_wait = 5s")
+        let replica = try #require(beside.realms["CLIENT.TEST"]?.replica)
+        #expect(replica.readOnly && replica.mode == .local && replica.profileFiles == ["/etc/krb5kdc/kdc.conf", "/etc/krb5.conf"])
+        #expect(beside.realms["CLIENT.TEST"]?.replicaWait == 5)
+        #expect(throws: ConfigurationError.self) { try load("", realm: remote + "\n        replica_kdc_profile = /x\n        replica_wait = 30s") }
+        do {
+            _ = try load("", realm: "        replica_kdc_profile = /etc/krb5kdc/kdc.conf")
+            Issue.record("replica_kdc_profile accepted in local mode")
+        } catch let error as ConfigurationError {
+            #expect(error.description.contains("replica_kdc_profile needs kadm5_mode = remote"))
+        }
     }
 
     @Test func daemonProblemsNameBadOperationsSettings() throws {

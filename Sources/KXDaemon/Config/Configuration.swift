@@ -19,6 +19,10 @@ public struct Configuration: Sendable {
         /// Etypes we offer, as numbers, strictly rising.
         public var etypes: [Int32]
         public var keyLifetime: Int64
+        /// Beside a replica KDC: its kdc.conf, read (never written) to hold
+        /// KX-REP until iprop has carried the new key there; and how long to wait.
+        public var replica: KadminConfiguration?
+        public var replicaWait: Double = 3
     }
 
     public var path: String
@@ -248,12 +252,27 @@ public struct Configuration: Sendable {
                 problems.append("\(place): key_lifetime \"\(text)\" must be a duration from 7d to 31d (shorter only with [kxoverd] allow_short_key_lifetime, for tests)")
             }
         }
+        var replicaWait = 3.0
+        if let text = value("replica_wait") {
+            if let seconds = DurationText.seconds(text), (1...5).contains(seconds) { replicaWait = Double(seconds) }
+            else { problems.append("\(place): replica_wait \"\(text)\" must be a duration from 1s to 5s (the peer waits at most 10 s for KX-REP)") }
+        }
+        if value("replica_kdc_profile") != nil, mode != .remote {
+            problems.append("\(place): replica_kdc_profile needs kadm5_mode = remote (keys go to the primary through kadmind)")
+        }
         guard problems.isEmpty, let mode else { throw ConfigurationError(path: profile.path, problems: problems) }
         let kadmin = KadminConfiguration(realm: name, mode: mode, profileFiles: profileFiles,
                                          adminServer: value("admin_server"), adminPrincipal: value("admin_principal"),
                                          keytab: value("admin_keytab"), policy: value("kadm5_policy") ?? KadminConfiguration.defaultPolicy)
+        var replica: KadminConfiguration?
+        if let replicaProfile = value("replica_kdc_profile") {
+            replica = KadminConfiguration(realm: name, mode: .local, profileFiles: [replicaProfile, value("krb5_config") ?? "/etc/krb5.conf"],
+                                          policy: kadmin.policy)
+            replica?.readOnly = true
+        }
         return Realm(name: name, kdcHost: value("kdc_host"), certificate: value("certificate"), privateKey: value("private_key"),
-                     backendKDC: value("backend_kdc"), kadmin: kadmin, etypes: etypes, keyLifetime: lifetime)
+                     backendKDC: value("backend_kdc"), kadmin: kadmin, etypes: etypes, keyLifetime: lifetime,
+                     replica: replica, replicaWait: replicaWait)
     }
 
     /// The realm `name`, or a clear error listing the configured ones.
