@@ -21,7 +21,8 @@ public final class Daemon {
     public let hostRealmServer: HostRealmServer?
     let resolver: UnboundResolver
     let poolServer: TLSPoolServer?
-    private let poolClient: TLSPoolClient
+    private var poolClient: TLSPoolClient
+    private var poolRetry: Double = 0.2
     private(set) var stores: [String: KadmKeyStore] = [:]
     /// Read-only views of replica KDBs (replica_kdc_profile), by realm.
     private var replicaStores: [String: KadmKeyStore] = [:]
@@ -79,6 +80,7 @@ public final class Daemon {
         frontEnd.startTLSAcceptor = engine
         applyRealms(configuration)
         declareStateMetrics()
+        watchPool()
     }
 
     /// Key stores (kept across reloads while their kadm5 settings stay the
@@ -111,6 +113,37 @@ public final class Daemon {
         }
         maintainer.reconfigure(realms: realms.map { .init(name: $0.name, store: kept[$0.name]!, lifetime: $0.keyLifetime) },
                                interval: configuration.keyCheckInterval)
+    }
+
+    /// The pool connection should live as long as kxoverd; if it ends anyway
+    /// (the pool restarted, a protocol error), running exchanges fail and a
+    /// new connection is made, retrying with backoff, instead of leaving
+    /// kxoverd unable to cross until someone restarts it.
+    private func watchPool() {
+        poolClient.onClose = { [weak self] failure in
+            guard let self, !self.finished else { return }
+            self.logger.error("TLS Pool connection lost (\(failure)); reconnecting")
+            self.reconnectPool()
+        }
+    }
+
+    private func reconnectPool() {
+        _ = loop.schedule(after: poolRetry) { [weak self] in
+            guard let self, !self.finished else { return }
+            do {
+                let client = try self.poolServer.map { TLSPoolClient(connection: try $0.connectInProcess(), loop: self.loop) }
+                    ?? TLSPoolClient.connect(path: self.configuration.tlsPool, loop: self.loop)
+                self.poolClient = client
+                self.engine.usePool(client)
+                self.watchPool()
+                self.poolRetry = 0.2
+                self.logger.notice("TLS Pool connection re-established")
+            } catch {
+                self.poolRetry = min(10, self.poolRetry * 2)
+                self.logger.error("TLS Pool reconnect failed (\(error)); next attempt in \(self.poolRetry) s")
+                self.reconnectPool()
+            }
+        }
     }
 
     /// Listens, then runs the loop until SIGTERM or SIGINT (and the drain).

@@ -216,6 +216,45 @@ struct ClientStateMachineTests {
         #expect(a.0.ctlkey != b.0.ctlkey)
     }
 
+    /// A pool that is not reading (busy writing its answers to us) must not
+    /// block the loop: requests beyond the socket's buffer wait in order, with
+    /// their descriptors, and go out once it reads again.
+    @Test func requestsToAPoolThatDoesNotReadQueueInsteadOfBlocking() throws {
+        let loop = try EventLoop()
+        let (pool, client) = try ScriptedPool.make(loop: loop)
+        let count = 3000   // 1.1 MiB of records: several times a socketpair's buffer
+        let started = DispatchTime.now().uptimeNanoseconds
+        var answered = 0
+        let fd = try loopbackTCPPair()
+        defer { close(fd.client); close(fd.server) }
+        for index in 0..<count {
+            var record = TLSPoolRecord(command: .info)
+            record.setData([UInt8(index >> 8), UInt8(index & 0xFF)])   // its place in the order
+            try client.request(record, passing: index == count - 1 ? fd.client : nil) { _ in answered += 1 }
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        #expect(seconds < 1, "queuing \(count) requests took \(seconds) s: a blocking send")
+        // Now the pool reads: every record arrives, in order, the descriptor with the last.
+        var order: [Int] = []
+        var passed: Int32?
+        let deadline = Date(timeIntervalSinceNow: 10)
+        while order.count < count && Date() < deadline {
+            loop.run(until: { false }, timeout: 0.01)   // the client flushes on POLLOUT and reads answers
+            while let received = try? pool.receive(timeout: 0.01) {
+                order.append(Int(received.record.data[0]) << 8 | Int(received.record.data[1]))
+                if let descriptor = received.passedFD { passed = descriptor }
+                var answer = TLSPoolRecord(command: .success, reqid: received.record.reqid)
+                answer.setData([])
+                try pool.send(answer)
+                if order.count % 50 == 0 { break }   // let the client read the answers (each small write costs ~1 KiB of buffer)
+            }
+        }
+        #expect(order == Array(0..<count))
+        #expect(passed != nil && order.count == count)
+        if let passed { close(passed) }
+        #expect(loop.run(until: { answered == count }, timeout: 5))
+    }
+
     @Test func disconnectFailsEveryPendingRequestWithEPIPE() throws {
         let loop = try EventLoop()
         let (pool, client) = try ScriptedPool.make(loop: loop)

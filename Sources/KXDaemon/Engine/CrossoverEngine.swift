@@ -43,7 +43,7 @@ public final class CrossoverEngine {
 
     private var realms: [String: LocalRealm]
     private let lookups: KXOverLookups
-    private let pool: TLSPoolClient
+    private var pool: TLSPoolClient
     private let ports: LoopPorts
     private let dialer: PoolPeerDialer
     private let logger: Logger
@@ -101,6 +101,13 @@ public final class CrossoverEngine {
         realms = Dictionary(updated.map { ($0.policy.realm, $0) }, uniquingKeysWith: { a, _ in a })
         self.knownKeyTTL = knownKeyTTL
         knownKeys.removeAll()   // re-read from the (possibly other) KDB
+    }
+
+    /// A new pool connection (the old one ended): new exchanges use it;
+    /// running ones end with the old connection's sessions.
+    public func usePool(_ client: TLSPoolClient) {
+        pool = client
+        dialer.pool = client
     }
 
     /// The key store of a local realm (the key maintainer's way in).

@@ -7,7 +7,8 @@ import TLSPool
 /// loop, RFC 6251 STARTTLS, then the TLS Pool handshake (client role).
 final class PoolPeerDialer: PeerDialer {
     private let loop: EventLoop
-    private let pool: TLSPoolClient
+    /// Replaced when kxoverd reconnects to its pool; running sessions keep theirs.
+    var pool: TLSPoolClient
 
     init(loop: EventLoop, pool: TLSPoolClient) {
         self.loop = loop
@@ -42,7 +43,8 @@ final class PoolPeerDialer: PeerDialer {
             return attempt
         }
         attempt.fd = started.fd
-        let finish: () -> Void = { [loop, pool] in
+        let pool = self.pool
+        let finish: () -> Void = { [loop] in
             let fd = attempt.fd
             attempt.fd = -1
             attempt.watch?.cancel()

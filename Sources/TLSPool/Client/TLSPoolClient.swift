@@ -31,6 +31,18 @@ public final class TLSPoolClient {
     private var pending: [UInt16: Pending] = [:]
     private var readWatch: Watch?
 
+    /// Records not yet (wholly) written: the loop never blocks on a full
+    /// socket, because the pool may at that moment be blocked writing its
+    /// answers to us (a deadlock once both directions fill up). `fd` is our
+    /// own duplicate of a descriptor still to be passed, closed once sent.
+    private struct Outgoing {
+        var bytes: [UInt8]
+        var offset: Int
+        var fd: Int32?
+    }
+    private var outbox: [Outgoing] = []
+    private var writeWatch: Watch?
+
     /// Starts watching `connection` for records on `loop`.
     public init(connection: TLSPoolConnection, loop: EventLoop) {
         self.connection = connection
@@ -47,6 +59,8 @@ public final class TLSPoolClient {
 
     deinit {
         readWatch?.cancel()
+        writeWatch?.cancel()
+        for item in outbox { if let fd = item.fd { Descriptors.close(fd) } }
         for entry in pending.values { entry.timer?.cancel() }
     }
 
@@ -66,7 +80,7 @@ public final class TLSPoolClient {
         var outgoing = record
         outgoing.reqid = reqid
         do {
-            try connection.send(outgoing, passing: fd)
+            try enqueue(outgoing.encoded(), passing: fd)
         } catch {
             let failure = TLSPoolError.transport(error)
             log("TLS Pool send failed: \(failure)")
@@ -82,6 +96,45 @@ public final class TLSPoolClient {
         }
         pending[reqid] = entry
         return reqid
+    }
+
+    /// Writes `bytes` now if the socket takes them, else queues the rest
+    /// (in order) for when it is writable.
+    private func enqueue(_ bytes: [UInt8], passing fd: Int32?) throws {
+        var item = Outgoing(bytes: bytes, offset: 0, fd: nil)
+        if outbox.isEmpty {
+            item.offset = try connection.sendSome(bytes, from: 0, passing: fd)
+            if item.offset == bytes.count {
+                item.bytes.wipe()
+                return
+            }
+        }
+        if item.offset == 0, let fd {
+            let copy = dup(fd)   // the caller keeps (and may close) its own
+            guard copy >= 0 else { throw TLSPoolTransportError.system("dup", errno) }
+            item.fd = copy
+        }
+        outbox.append(item)
+        if writeWatch == nil {
+            writeWatch = loop.watch(fd: connection.fileDescriptor, events: .writable) { [weak self] _ in self?.flush() }
+        }
+    }
+
+    private func flush() {
+        do {
+            while !outbox.isEmpty {
+                let sent = try connection.sendSome(outbox[0].bytes, from: outbox[0].offset, passing: outbox[0].fd)
+                outbox[0].offset = sent
+                guard sent == outbox[0].bytes.count else { return }   // still full: wait for POLLOUT again
+                var done = outbox.removeFirst()
+                done.bytes.wipe()
+                if let fd = done.fd { Descriptors.close(fd) }
+            }
+            writeWatch?.cancel()
+            writeWatch = nil
+        } catch {
+            closeAfterFailure(TLSPoolError.transport(error))
+        }
     }
 
     /// Reads every available record and hands each to its request. Called by
@@ -216,6 +269,10 @@ public final class TLSPoolClient {
         isClosed = true
         readWatch?.cancel()
         readWatch = nil
+        writeWatch?.cancel()
+        writeWatch = nil
+        for item in outbox { if let fd = item.fd { Descriptors.close(fd) } }
+        outbox.removeAll()
         connection.close()
         let failed = pending
         pending.removeAll()

@@ -179,7 +179,8 @@ final class PoolConnection: @unchecked Sendable {
         while slot.answer == nil && !closed && !slot.abandoned {
             if !state.wait(until: deadline) { break }
         }
-        callbacks[cbid] = nil
+        // Only our own slot: once answered, the cbid may already serve another session.
+        if callbacks[cbid] === slot { callbacks[cbid] = nil }
         if let answer = slot.answer { return .answered(answer) }
         if slot.abandoned { return .cancelled }
         return closed ? .disconnected : .timedOut

@@ -109,6 +109,32 @@ public final class TLSPoolConnection: @unchecked Sendable {
         }
     }
 
+    /// Sends what fits now of `bytes` from `offset`, never waiting; returns the
+    /// new offset (`bytes.count` when all of it went). `fd` rides on the first
+    /// byte, so it is attached only at offset 0. For an event loop that must
+    /// not block on a full socket: it keeps the rest and waits for POLLOUT.
+    public func sendSome(_ bytes: [UInt8], from offset: Int, passing fd: Int32? = nil) throws -> Int {
+        sendLock.lock()
+        defer { sendLock.unlock() }
+        guard !isClosed else { throw TLSPoolTransportError.closed }
+        var offset = offset
+        var attach = offset == 0 ? fd ?? -1 : -1
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { raw in
+                kx_fdpass_send(fileDescriptor, raw.baseAddress! + offset, raw.count - offset, attach)
+            }
+            if n > 0 {
+                offset += n
+                attach = -1
+                continue
+            }
+            let code = n < 0 ? errno : EPIPE
+            if code == EAGAIN || code == EWOULDBLOCK { return offset }
+            throw TLSPoolTransportError.system("sendmsg", code)
+        }
+        return offset
+    }
+
     /// Reads whatever is available without blocking. `endOfStream` is true
     /// when the peer closed; records read before that are still returned.
     /// A record cut short by EOF, or a truncated control message, is a
