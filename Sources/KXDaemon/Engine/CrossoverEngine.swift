@@ -35,28 +35,28 @@ public final class CrossoverEngine {
     }
 
     public let loop: EventLoop
-    public private(set) var counters = Counters()
+    public internal(set) var counters = Counters()
     /// Recent outcomes with their wall-clock time, newest last (`kxover status`).
     public private(set) var recent: [(at: Double, line: String)] = []
     /// Counts exchanges, DNS answers and key writes when set (kxoverd sets it).
     public var metrics: DaemonMetrics?
 
-    private var realms: [String: LocalRealm]
-    private let lookups: KXOverLookups
-    private var pool: TLSPoolClient
-    private let ports: LoopPorts
+    var realms: [String: LocalRealm]
+    let lookups: KXOverLookups
+    var pool: TLSPoolClient
+    let ports: LoopPorts
     private let dialer: PoolPeerDialer
-    private let logger: Logger
+    let logger: Logger
     private let clientTimeouts: CrossoverTimeouts
-    private let hostBasedTriggers: Bool
-    private var inFlight: [String: (record: ClientCrossover, started: UInt64, waiters: [(Result<ClientCrossover.Success, KXError>) -> Void])] = [:]
-    private var serverRecords: [String: (record: ServerCrossover, started: UInt64)] = [:]
-    private var failures: [String: (until: Double, error: KXError, streak: Int)] = [:]
-    private var serverConnections: [ObjectIdentifier: ServerConnection] = [:]
+    let hostBasedTriggers: Bool
+    var inFlight: [String: (record: ClientCrossover, started: UInt64, waiters: [(Result<ClientCrossover.Success, KXError>) -> Void])] = [:]
+    var serverRecords: [String: (record: ServerCrossover, started: UInt64)] = [:]
+    var failures: [String: (until: Double, error: KXError, streak: Int)] = [:]
+    var serverConnections: [ObjectIdentifier: ServerConnection] = [:]
     /// Crossover principals known to hold a usable key, until when we re-check
     /// the KDB (a key revoked by hand is noticed within `knownKeyTTL`).
-    private var knownKeys: [Principal: KerberosTime] = [:]
-    private var knownKeyTTL: Int64
+    var knownKeys: [Principal: KerberosTime] = [:]
+    var knownKeyTTL: Int64
     private var sequence = 0
 
     public init(loop: EventLoop, realms: [LocalRealm], resolver: Resolver, pool: TLSPoolClient, logger: Logger,
@@ -83,7 +83,7 @@ public final class CrossoverEngine {
     public var admission = ExchangeAdmission(maxInFlight: 256, perMinute: 600)
 
     /// nil when a new exchange may start; else the refusal, counted and logged.
-    private func admit(_ what: String) -> KXError? {
+    func admit(_ what: String) -> KXError? {
         // Server connections count from STARTTLS on: each holds a TLS session (a pool thread).
         let busy = inFlight.count + serverConnections.count
         guard let refusal = admission.admit(inFlight: busy, now: Date().timeIntervalSince1970) else { return nil }
@@ -263,136 +263,5 @@ extension CrossoverEngine: StartTLSAcceptor {
         let connection = ServerConnection(handoff: handoff, engine: self, pool: pool, loop: loop, logger: logger)
         serverConnections[ObjectIdentifier(connection)] = connection
         connection.start()
-    }
-}
-
-extension CrossoverEngine {
-    /// Before a request reaches krb5kdc: a TGS-REQ for krbtgt/REMOTE@LOCAL
-    /// whose key is not known to exist is held while the exchange runs, then
-    /// forwarded (after a failure too: the KDC then answers as it would have).
-    ///
-    /// With host-based triggers, a referral-style TGS-REQ for service/host
-    /// (NT-SRV-HST, canonicalize) is held while DNSSEC names the host's realm:
-    /// a remote realm without a known key is crossed to first, so that
-    /// krb5kdc, asking the hostrealm module, finds krbtgt/REMOTE@LOCAL and
-    /// answers with the referral; our own realm, no realm, or an insecure or
-    /// bogus answer lets the request through at once, untouched.
-    public func requestArrived(_ request: [UInt8], client: RelayClient, forward: @escaping () -> Void) {
-        /// Holds the request for `decision` unless its key is known to exist.
-        func crossUnlessKeyExists(_ decision: CrossoverTrigger.Decision, asked: String) {
-            guard case .realm(let remote) = decision.target, let local = realms[decision.localRealm] else { return forward() }
-            let principal = Principal.crossover(client: decision.localRealm, service: remote)
-            let now = ports.now
-            if let till = knownKeys[principal], now < till { return forward() }
-            local.keyStore.inspect(principal) { [weak self] entry in
-                guard let self else { return forward() }
-                switch entry {
-                case .success(.managed(let set)) where set.versions.contains(where: { ($0.till ?? now) > now && $0.from.map { $0 <= now } ?? true }):
-                    self.knownKeys[principal] = min(set.versions.compactMap(\.till).max() ?? now, now.adding(seconds: self.knownKeyTTL))
-                    forward()
-                case .success(.foreign), .failure:
-                    forward()
-                case .success:
-                    self.counters.triggers += 1
-                    self.logger.info("trigger: \(client) asked \(decision.localRealm) for \(asked); holding the request")
-                    self.crossover(from: decision.localRealm, to: decision.target) { _ in forward() }
-                }
-            }
-        }
-
-        if hostBasedTriggers, let asked = CrossoverTrigger.hostBasedRequest(of: request, localRealms: localRealms) {
-            // DNS gets a bounded share of the hold; the request then goes on as it came.
-            var settled = false
-            var bound: Cancellable?
-            let lookup = lookups.realm(ofHost: asked.host) { [weak self] result in
-                guard !settled else { return }
-                settled = true
-                bound?.cancel()
-                guard let self else { return forward() }
-                let realm = try? result.get()
-                guard let decision = CrossoverTrigger.hostBasedDecision(asked, hostRealm: realm, localRealms: self.localRealms) else {
-                    self.logger.debug("\(asked.service)/\(asked.host): realm \(realm ?? "not vouched for by DNSSEC"); no crossover")
-                    return forward()
-                }
-                crossUnlessKeyExists(decision, asked: "\(asked.service)/\(asked.host) (realm \(realm ?? "?"))")
-            }
-            if !settled {
-                bound = ports.schedule(after: 5) { [weak self] in
-                    guard !settled else { return }
-                    settled = true
-                    lookup.cancel()
-                    self?.logger.info("\(asked.service)/\(asked.host): no DNS answer within 5 s; forwarding")
-                    forward()
-                }
-            }
-            return
-        }
-        guard let decision = CrossoverTrigger.crossRealmTarget(of: request, localRealms: localRealms),
-              case .realm(let remote) = decision.target else { return forward() }
-        crossUnlessKeyExists(decision, asked: "krbtgt/\(remote)")
-    }
-}
-
-extension CrossoverEngine: RelayInterceptor {
-    /// KRB-ERROR 7 for krbtgt/REMOTE@LOCAL: hold the user's request, run the
-    /// exchange, then replay the request to the KDC (which now knows the key).
-    public func backendReplied(request: [UInt8], reply: [UInt8], client: RelayClient,
-                               deliver: @escaping RelayDeliver, replay: @escaping RelayReplay) {
-        guard let decision = CrossoverTrigger.decide(request: request, reply: reply, localRealms: localRealms,
-                                                     hostBased: hostBasedTriggers) else {
-            return deliver(reply)
-        }
-        counters.triggers += 1
-        logger.info("trigger: \(client) asked \(decision.localRealm) for \(decision.target); holding the request")
-        crossover(from: decision.localRealm, to: decision.target) { [weak self] result in
-            guard case .success = result else { return deliver(reply) }
-            self?.counters.replays += 1
-            replay { replayed in
-                switch replayed {
-                case .success(let newReply): deliver(newReply)
-                case .failure: deliver(reply)
-                }
-            }
-        }
-    }
-}
-
-extension CrossoverEngine {
-    /// What `kxover status` shows: exchanges running now, realm pairs in
-    /// failure backoff, and the latest outcomes.
-    public struct Status: Sendable {
-        public struct Running: Sendable {
-            public let id: String
-            public let what: String
-            public let stage: String
-            public let seconds: Double
-        }
-        public struct Backoff: Sendable {
-            public let pair: String
-            public let failures: Int
-            public let retryIn: Double
-            public let error: String
-        }
-        public let running: [Running]
-        public let backoffs: [Backoff]
-        public let recent: [(at: Double, line: String)]
-        public let counters: Counters
-    }
-
-    public func status() -> Status {
-        let now = Date().timeIntervalSince1970
-        var running = inFlight.map { key, entry in
-            Status.Running(id: entry.record.id, what: "client \(key.replacingOccurrences(of: ">", with: " → "))",
-                           stage: entry.record.stage.rawValue, seconds: Self.seconds(since: entry.started))
-        }
-        running += serverRecords.map { id, entry in
-            Status.Running(id: id, what: "server", stage: entry.record.stage.rawValue, seconds: Self.seconds(since: entry.started))
-        }
-        let backoffs = failures.filter { $0.value.until > now }.map { pair, failure in
-            Status.Backoff(pair: pair.replacingOccurrences(of: ">", with: " → "), failures: failure.streak,
-                           retryIn: failure.until - now, error: failure.error.description)
-        }
-        return Status(running: running.sorted { $0.id < $1.id }, backoffs: backoffs.sorted { $0.pair < $1.pair },
-                      recent: recent, counters: counters)
     }
 }
