@@ -153,7 +153,7 @@ public final class CrossoverEngine {
         let record = ClientCrossover(
             id: id, local: local.policy, target: target,
             ports: .init(lookups: lookups, dialer: dialer, keyStore: local.keyStore, clock: ports, random: ports, timers: ports),
-            timeouts: clientTimeouts, log: Self.timedLog(logger)) { [weak self] result in
+            timeouts: clientTimeouts, log: Self.timedLog(logger, metrics: metrics, side: "client")) { [weak self] result in
                 self?.clientFinished(key, result)
             }
         inFlight[key] = (record, DispatchTime.now().uptimeNanoseconds, [completion])
@@ -216,7 +216,7 @@ public final class CrossoverEngine {
         let stores = realms.mapValues(\.keyStore)
         let record = ServerCrossover(id: id, frame: frame, session: session, locals: realms.values.map(\.policy),
                                      ports: .init(lookups: lookups, keyStores: stores, clock: ports, random: ports, timers: ports),
-                                     log: Self.timedLog(logger)) { [weak self] result in
+                                     log: Self.timedLog(logger, metrics: metrics, side: "server")) { [weak self] result in
             self?.serverFinished(result, id: id)
             completion(result)
         }
@@ -235,11 +235,20 @@ public final class CrossoverEngine {
     }
 
     /// Logs each stage with the milliseconds since the exchange began.
-    static func timedLog(_ logger: Logger) -> (CrossoverEvent) -> Void {
+    /// Each stage's duration also goes to the stage histogram (a stage ends
+    /// when the next begins, the exchange finishes, or the stage fails).
+    static func timedLog(_ logger: Logger, metrics: DaemonMetrics? = nil, side: String = "") -> (CrossoverEvent) -> Void {
         let start = DispatchTime.now().uptimeNanoseconds
+        var current: (stage: String, since: UInt64)?
         return { event in
-            let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+            let now = DispatchTime.now().uptimeNanoseconds
+            let ms = Double(now - start) / 1e6
             logger.info("\(event) [+\(String(format: "%.1f", ms)) ms]")
+            if let metrics {
+                if let (stage, since) = current { metrics.stageEnded(side: side, stage: stage, seconds: Double(now - since) / 1e9) }
+                let ended = event.stage == "finished" || event.stage.hasSuffix(" failed")
+                current = ended ? nil : (event.stage, now)
+            }
             if let stop = stopAtStage, event.stage == stop {
                 logger.warning("KXOVER_TEST_STOP_AT_STAGE: stopping the process on entering \(stop)")
                 raise(SIGSTOP)

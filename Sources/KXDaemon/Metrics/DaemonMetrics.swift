@@ -12,6 +12,8 @@ public final class DaemonMetrics {
                          "Failed exchanges by side, the stage that failed and the KXOVER error code.")
         registry.declare("kxover_exchange_duration_seconds", .histogram,
                          "Wall time of finished exchanges, by side and outcome.")
+        registry.declare("kxover_stage_duration_seconds", .histogram,
+                         "Time spent in each stage of an exchange (C1-C11 client, S1-S7 server), including the stage that failed.")
         registry.declare("kxover_exchange_requests_total", .counter,
                          "Requests for exchanges: started, joined (an exchange already running), backed_off (refused during failure backoff), refused_by_limits (max_exchanges_in_flight or max_exchanges_per_minute, either side).")
         registry.declare("kxover_dns_answers_total", .counter,
@@ -37,6 +39,10 @@ public final class DaemonMetrics {
         if let failure {
             registry.increment("kxover_exchange_failures_total", [("side", side), ("stage", failure.stage), ("code", failure.code)])
         }
+    }
+
+    public func stageEnded(side: String, stage: String, seconds: Double) {
+        registry.observe("kxover_stage_duration_seconds", [("side", side), ("stage", stage)], seconds: seconds)
     }
 
     public func dnsAnswer(_ type: DNSRecordType, _ result: Result<DNSAnswer, DNSFailure>) {

@@ -20,8 +20,9 @@ public final class Metrics {
         var count = 0
     }
 
-    /// Seconds: from a cached key lookup to an exchange held up by a slow peer.
-    public static let durationBuckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+    /// Seconds: from a sub-millisecond stage (a cached DNS answer) to an
+    /// exchange held up by a slow peer.
+    public static let durationBuckets: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 
     private var families: [String: Family] = [:]
     private var order: [String] = []
