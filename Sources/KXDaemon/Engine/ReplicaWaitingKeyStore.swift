@@ -13,12 +13,12 @@ import Logging
 /// logged): waiting longer would only make the client give up.
 final class ReplicaWaitingKeyStore: KeyStore {
     private let primary: KeyStore
-    private let replica: KadmKeyStore
+    private let replica: KeyStore
     private let bound: Double
     private let loop: EventLoop
     private let logger: Logger
 
-    init(primary: KeyStore, replica: KadmKeyStore, bound: Double, loop: EventLoop, logger: Logger) {
+    init(primary: KeyStore, replica: KeyStore, bound: Double, loop: EventLoop, logger: Logger) {
         self.primary = primary
         self.replica = replica
         self.bound = bound
