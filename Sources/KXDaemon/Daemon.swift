@@ -23,6 +23,8 @@ public final class Daemon {
     let poolServer: TLSPoolServer?
     var poolClient: TLSPoolClient
     var poolRetry: Double = 0.2
+    /// The pending reconnect attempt, cancelled when kxoverd stops.
+    var poolRetryTimer: Watch?
     var stores: [String: KadmKeyStore] = [:]
     /// Read-only views of replica KDBs (replica_kdc_profile), by realm.
     var replicaStores: [String: KadmKeyStore] = [:]

@@ -18,8 +18,9 @@ extension Daemon {
     }
 
     private func reconnectPool() {
-        _ = loop.schedule(after: poolRetry) { [weak self] in
+        poolRetryTimer = loop.schedule(after: poolRetry) { [weak self] in
             guard let self, !self.finished else { return }
+            self.poolRetryTimer = nil
             do {
                 let client = try self.poolServer.map { TLSPoolClient(connection: try $0.connectInProcess(), loop: self.loop) }
                     ?? TLSPoolClient.connect(path: self.configuration.tlsPool, loop: self.loop)

@@ -46,6 +46,8 @@ extension Daemon {
         closeEndpoints()
         signals.forEach { $0.cancel() }
         signals.removeAll()
+        poolRetryTimer?.cancel()
+        poolRetryTimer = nil
         poolClient.close()
         poolServer?.shutdown(timeout: 2)
         // A key write is several kadm5 calls: let one in progress complete.
