@@ -15,7 +15,8 @@ struct KXOverD: ParsableCommand {
     @Flag(name: .customShort("n"), help: "Check the configuration and exit (like krb5kdc's syntax check).")
     var checkOnly = false
 
-    @Option(name: .customShort("P"), help: "Write the process id to this file (overrides [kxoverd] pid_file), as krb5kdc -P does.")
+    @Option(name: [.customShort("P"), .customLong("pid-file")],
+            help: ArgumentHelp("Write the process id to this file (overrides [kxoverd] pid_file), as krb5kdc -P does.", valueName: "pidfile"))
     var pidFile: String?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
