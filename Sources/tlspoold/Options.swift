@@ -25,6 +25,8 @@ struct Options {
           --dns-trust-anchor TEXT / --dns-trust-anchor-file FILE
                        validate TLSA at _88._tcp.HOST with DNSSEC (libunbound) for hosts not pinned
           --dns-forward ADDR[@PORT], --dns-option "name: value"   resolver settings
+          -v, --verbose  log each session to standard error
+          -h, --help     this text
         Hosts without TLSA records are refused: DANE is required.
         SIGTERM, SIGINT or SIGHUP stops the pool.
         """
