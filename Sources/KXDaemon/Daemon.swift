@@ -90,20 +90,17 @@ public final class Daemon {
     /// same), engine policies and the maintainer's view, from `configuration`.
     func applyRealms(_ configuration: Configuration) {
         let realms = configuration.realms.values.sorted { $0.name < $1.name }
-        var kept: [String: KadmKeyStore] = [:]
-        for realm in realms {
-            if let store = stores[realm.name], store.configuration == realm.kadmin {
-                kept[realm.name] = store
-            } else {
-                kept[realm.name] = KadmKeyStore(configuration: realm.kadmin, executor: loop.executor)
-            }
+        /// The store already open for `kadmin`, or a new one (its settings changed).
+        func keyStore(_ open: KadmKeyStore?, for kadmin: KadminConfiguration) -> KadmKeyStore {
+            open.flatMap { $0.configuration == kadmin ? $0 : nil } ?? KadmKeyStore(configuration: kadmin, executor: loop.executor)
         }
+        var kept: [String: KadmKeyStore] = [:]
+        for realm in realms { kept[realm.name] = keyStore(stores[realm.name], for: realm.kadmin) }
         stores = kept
         engine.reconfigure(realms: realms.map { realm in
             var store: KeyStore = ObservedKeyStore(kept[realm.name]!, realm: realm.name, metrics: metrics)
             if let replica = realm.replica {
-                let reader = replicaStores[realm.name].flatMap { $0.configuration == replica ? $0 : nil }
-                    ?? KadmKeyStore(configuration: replica, executor: loop.executor)
+                let reader = keyStore(replicaStores[realm.name], for: replica)
                 replicaStores[realm.name] = reader
                 store = ReplicaWaitingKeyStore(primary: store, replica: reader, bound: realm.replicaWait, loop: loop, logger: logger)
             } else {

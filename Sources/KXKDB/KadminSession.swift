@@ -349,9 +349,9 @@ public final class KadminSession {
         try setValidity(parsed, kvno: kvno, from: from, till: till, named: principal)
         // The client KDC issues tickets under this key at once (a held request
         // goes on as soon as the exchange ends): none may outlive `till`.
-        if principal.realm == configuration.realm, let till {
-            let now = Int64(time(nil))
-            try setTicketLifetime(parsed, seconds: till.secondsSinceEpoch - now - configuration.ticketLifetimeMargin, named: principal)
+        if principal.realm == configuration.realm, let till, let now = KerberosTime(secondsSinceEpoch: Int64(time(nil))) {
+            let cap = KeyLifecycle.ticketLifetimeCap(till: till, now: now, checkInterval: configuration.ticketLifetimeMargin)
+            try setTicketLifetime(parsed, seconds: cap, named: principal)
         }
         return .written
         }

@@ -104,20 +104,22 @@ public struct Configuration: Sendable {
         configuration.allowShortKeyLifetime = allowShort
         configuration.controlSocket = profile.value(["kxoverd", "control_socket"])
         configuration.metricsListen = profile.value(["kxoverd", "metrics_listen"])
-        func duration(_ key: String, _ range: ClosedRange<Int64>, _ range_text: String) throws -> Int64? {
+        func duration(_ key: String, _ range: ClosedRange<Int64>, _ rangeText: String) throws -> Int64? {
             guard let text = profile.value(["kxoverd", key]) else { return nil }
             guard let seconds = DurationText.seconds(text), range.contains(seconds) else {
-                throw ConfigurationError(path: path, problems: ["[kxoverd] \(key) \"\(text)\" must be a duration \(range_text)"])
+                throw ConfigurationError(path: path, problems: ["[kxoverd] \(key) \"\(text)\" must be a duration \(rangeText)"])
             }
             return seconds
         }
-        for (key, range) in [("max_exchanges_in_flight", 1...100_000), ("max_exchanges_per_minute", 1...1_000_000)] {
-            guard let text = profile.value(["kxoverd", key]) else { continue }
+        func number(_ key: String, _ range: ClosedRange<Int>) throws -> Int? {
+            guard let text = profile.value(["kxoverd", key]) else { return nil }
             guard let number = Int(text), range.contains(number) else {
                 throw ConfigurationError(path: path, problems: ["[kxoverd] \(key) \"\(text)\" must be a number from \(range.lowerBound) to \(range.upperBound)"])
             }
-            if key == "max_exchanges_in_flight" { configuration.maxExchangesInFlight = number } else { configuration.maxExchangesPerMinute = number }
+            return number
         }
+        configuration.maxExchangesInFlight = try number("max_exchanges_in_flight", 1...100_000) ?? configuration.maxExchangesInFlight
+        configuration.maxExchangesPerMinute = try number("max_exchanges_per_minute", 1...1_000_000) ?? configuration.maxExchangesPerMinute
         configuration.drainTimeout = try duration("drain_timeout", 0...120, "of at most 2m") ?? configuration.drainTimeout
         configuration.keyCheckInterval = try duration("key_check_interval", 1...3600, "from 1s to 1h") ?? configuration.keyCheckInterval
         for name in configuration.realms.keys {
@@ -125,12 +127,8 @@ public struct Configuration: Sendable {
         }
         configuration.pidFile = profile.value(["kxoverd", "pid_file"])
         configuration.hostRealmSocket = profile.value(["kxoverd", "hostrealm_socket"])
-        if let ttl = profile.value(["kxoverd", "hostrealm_cache_ttl"]) {
-            guard let seconds = DurationText.seconds(ttl), (0...Int64(SecureTXTCache.maximumTTL)).contains(seconds) else {
-                throw ConfigurationError(path: path, problems: ["[kxoverd] hostrealm_cache_ttl \"\(ttl)\" must be a duration of at most 1h"])
-            }
-            configuration.hostRealmCacheTTL = seconds
-        }
+        configuration.hostRealmCacheTTL = try duration("hostrealm_cache_ttl", 0...Int64(SecureTXTCache.maximumTTL), "of at most 1h")
+            ?? configuration.hostRealmCacheTTL
         if let ttl = profile.value(["kxoverd", "known_key_ttl"]) {
             if let seconds = DurationText.seconds(ttl), seconds >= 0 { configuration.knownKeyTTL = seconds }
             else { throw ConfigurationError(path: path, problems: ["[kxoverd] known_key_ttl \"\(ttl)\" is not a duration"]) }

@@ -4,23 +4,14 @@ import Glibc
 /// the whole answer, bounded in time and size. Blocking; not for the loop.
 public enum ControlClient {
     public static func ask(_ command: String, socket path: String, timeout: Double = 5) throws -> String {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard !bytes.isEmpty, bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            throw UnixListenerError("control_socket \(path): path too long")
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in raw.copyBytes(from: bytes) }
+        guard let address = UnixSocketAddress(path) else { throw UnixListenerError("control_socket \(path): path too long") }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw UnixListenerError("socket: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var limit = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - timeout.rounded(.down)) * 1e6))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard connected == 0 else {
+        guard address.connect(fd) == 0 else {
             let reason = errno == ENOENT || errno == ECONNREFUSED ? "is kxoverd running?" : String(cString: strerror(errno))
             throw UnixListenerError("cannot reach kxoverd at control_socket \(path): \(String(cString: strerror(errno))) (\(reason))")
         }

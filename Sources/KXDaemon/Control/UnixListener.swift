@@ -10,19 +10,11 @@ final class UnixListener {
 
     /// `what` names the socket in errors, e.g. "hostrealm_socket".
     init(path: String, what: String, mode: mode_t = 0o660, backlog: Int32) throws {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard !bytes.isEmpty, bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            throw UnixListenerError("\(what) \(path): path too long")
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in raw.copyBytes(from: bytes) }
-        try Self.removeStale(path, &address, what: what)
+        guard let address = UnixSocketAddress(path) else { throw UnixListenerError("\(what) \(path): path too long") }
+        try Self.removeStale(path, address, what: what)
         let fd = socket(AF_UNIX, Sockets.streamType, 0)
         guard fd >= 0 else { throw UnixListenerError("\(what) \(path): socket: \(String(cString: strerror(errno)))") }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
+        let bound = address.bind(fd)
         guard bound == 0, chmod(path, mode) == 0, listen(fd, backlog) == 0 else {
             let code = errno
             Glibc.close(fd)
@@ -43,16 +35,14 @@ final class UnixListener {
         }
     }
 
-    private static func removeStale(_ path: String, _ address: inout sockaddr_un, what: String) throws {
+    private static func removeStale(_ path: String, _ address: UnixSocketAddress, what: String) throws {
         var info = stat()
         guard lstat(path, &info) == 0 else { return }
         guard (info.st_mode & S_IFMT) == S_IFSOCK else { throw UnixListenerError("\(what) \(path) exists and is not a socket") }
         let probe = socket(AF_UNIX, Sockets.streamType, 0)
         guard probe >= 0 else { return }
         defer { Glibc.close(probe) }
-        let live = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(probe, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        } == 0 || errno == EAGAIN
+        let live = address.connect(probe) == 0 || errno == EAGAIN
         guard !live else { throw UnixListenerError("\(what) \(path) is in use by another process") }
         unlink(path)
     }

@@ -31,19 +31,10 @@ extension Daemon {
             let reason = (error as? ConfigurationError).map { "\($0.path): \($0.problems.joined(separator: "; "))" } ?? "\(error)"
             return logger.error("SIGHUP: reload rejected, still running with the previous configuration: \(reason)")
         }
-        let restartOnly = restartOnlyChanges(from: configuration, to: next)
-        for change in restartOnly { logger.warning("SIGHUP: \(change) changed; it takes effect at the next restart") }
         var applied = next
-        applied.listen = configuration.listen
-        applied.backendKDC = configuration.backendKDC
-        applied.tlsPool = configuration.tlsPool
-        applied.hostRealmSocket = configuration.hostRealmSocket
-        applied.hostBasedTriggers = configuration.hostBasedTriggers
-        applied.hostRealmCacheTTL = configuration.hostRealmCacheTTL
-        applied.controlSocket = configuration.controlSocket
-        applied.metricsListen = configuration.metricsListen
-        applied.pidFile = configuration.pidFile
-        applied.resolver = configuration.resolver
+        for setting in Self.restartOnlySettings where setting.keepOld(&applied, configuration) {
+            logger.warning("SIGHUP: \(setting.name) changed; it takes effect at the next restart")
+        }
         configuration = applied
         applyRealms(applied)
         reloads += 1
@@ -51,18 +42,29 @@ extension Daemon {
         logger.notice("SIGHUP: configuration \(applied.path) reloaded (certificates\(poolServer == nil ? " are the pool's" : " reloaded"), realms \(applied.realms.keys.sorted().joined(separator: ", ")))")
     }
 
-    private func restartOnlyChanges(from old: Configuration, to new: Configuration) -> [String] {
-        var changes: [String] = []
-        if old.listen != new.listen { changes.append("listen") }
-        if old.backendKDC != new.backendKDC { changes.append("backend_kdc") }
-        if old.tlsPool != new.tlsPool { changes.append("tls_pool") }
-        if old.hostRealmSocket != new.hostRealmSocket { changes.append("hostrealm_socket") }
-        if old.hostBasedTriggers != new.hostBasedTriggers { changes.append("host_based_triggers") }
-        if old.hostRealmCacheTTL != new.hostRealmCacheTTL { changes.append("hostrealm_cache_ttl") }
-        if old.controlSocket != new.controlSocket { changes.append("control_socket") }
-        if old.metricsListen != new.metricsListen { changes.append("metrics_listen") }
-        if old.pidFile != new.pidFile { changes.append("pid_file") }
-        if old.resolver != new.resolver { changes.append("the DNS settings (dns_*)") }
-        return changes
+    /// What a reload cannot change under a running daemon (sockets, DNS):
+    /// one table both names a change and carries the old value over.
+    private struct RestartOnlySetting: Sendable {
+        let name: String
+        /// Puts the old value back into `new`; true when it differed.
+        let keepOld: @Sendable (_ new: inout Configuration, _ old: Configuration) -> Bool
+
+        init<Value: Equatable & Sendable>(_ name: String, _ path: WritableKeyPath<Configuration, Value> & Sendable) {
+            self.name = name
+            keepOld = { new, old in
+                guard new[keyPath: path] != old[keyPath: path] else { return false }
+                new[keyPath: path] = old[keyPath: path]
+                return true
+            }
+        }
     }
+
+    private static let restartOnlySettings = [
+        RestartOnlySetting("listen", \.listen), RestartOnlySetting("backend_kdc", \.backendKDC),
+        RestartOnlySetting("tls_pool", \.tlsPool), RestartOnlySetting("hostrealm_socket", \.hostRealmSocket),
+        RestartOnlySetting("host_based_triggers", \.hostBasedTriggers),
+        RestartOnlySetting("hostrealm_cache_ttl", \.hostRealmCacheTTL), RestartOnlySetting("control_socket", \.controlSocket),
+        RestartOnlySetting("metrics_listen", \.metricsListen), RestartOnlySetting("pid_file", \.pidFile),
+        RestartOnlySetting("the DNS settings (dns_*)", \.resolver),
+    ]
 }

@@ -27,6 +27,13 @@ public enum KeyLifecycle {
         max(lifetime / 4, 2 * checkInterval)
     }
 
+    /// The longest ticket the KDC may issue under a key valid until `till`, so
+    /// that none issued before the next check (`checkInterval` away) outlives
+    /// it; never below 1 s, since MIT reads a max_life of 0 as "no limit".
+    public static func ticketLifetimeCap(till: KerberosTime, now: KerberosTime, checkInterval: Int64) -> Int64 {
+        max(1, till.secondsSinceEpoch - now.secondsSinceEpoch - checkInterval)
+    }
+
     /// `localRealm` is the realm whose KDB holds `set`; `lifetime` is what
     /// that realm offers in exchanges; `checkInterval` the time to the next check.
     public static func plan(_ set: ManagedKeySet, localRealm: String, now: KerberosTime,
@@ -38,9 +45,8 @@ public enum KeyLifecycle {
         let newestTill = live.compactMap(\.till).max()
         // Only the client realm's KDC issues tickets under krbtgt/SERVICE@CLIENT.
         guard set.principal.realm == localRealm, let newestTill, live.allSatisfy({ $0.till != nil }) else { return plan }
-        let left = newestTill.secondsSinceEpoch - now.secondsSinceEpoch
-        plan.ticketLifetimeCap = max(1, left - checkInterval)
-        plan.renew = left <= renewalLead(lifetime: lifetime, checkInterval: checkInterval)
+        plan.ticketLifetimeCap = ticketLifetimeCap(till: newestTill, now: now, checkInterval: checkInterval)
+        plan.renew = newestTill.secondsSinceEpoch - now.secondsSinceEpoch <= renewalLead(lifetime: lifetime, checkInterval: checkInterval)
         return plan
     }
 }

@@ -86,20 +86,9 @@ public final class TLSPoolConnection: @unchecked Sendable {
         defer { sendLock.unlock() }
         guard !isClosed else { throw TLSPoolTransportError.closed }
         var offset = 0
-        var attach = fd ?? -1
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { raw in
-                kx_fdpass_send(fileDescriptor, raw.baseAddress! + offset, raw.count - offset, attach)
-            }
-            if n > 0 {
-                offset += n
-                attach = -1   // the descriptor rides on the first byte only
-                continue
-            }
-            let code = n < 0 ? errno : EPIPE
-            guard code == EAGAIN || code == EWOULDBLOCK else {
-                throw TLSPoolTransportError.system("sendmsg", code)
-            }
+        while true {
+            offset = try writeSome(bytes, from: offset, passing: fd)
+            if offset == bytes.count { return }
             // A local socket with no room: wait a little, but a pool that stops
             // reading for seconds is treated as gone rather than blocking us.
             guard Descriptors.wait(fileDescriptor, for: Int16(POLLOUT), timeoutMS: Self.sendStallLimitMS) else {
@@ -117,6 +106,12 @@ public final class TLSPoolConnection: @unchecked Sendable {
         sendLock.lock()
         defer { sendLock.unlock() }
         guard !isClosed else { throw TLSPoolTransportError.closed }
+        return try writeSome(bytes, from: offset, passing: fd)
+    }
+
+    /// The writing both sends share, under `sendLock`: as much as the socket
+    /// takes now; the descriptor rides on the record's first byte only.
+    private func writeSome(_ bytes: [UInt8], from offset: Int, passing fd: Int32?) throws -> Int {
         var offset = offset
         var attach = offset == 0 ? fd ?? -1 : -1
         while offset < bytes.count {
