@@ -28,6 +28,8 @@ public final class Daemon {
     var stores: [String: KadmKeyStore] = [:]
     /// Read-only views of replica KDBs (replica_kdc_profile), by realm.
     var replicaStores: [String: KadmKeyStore] = [:]
+    /// Stores a reload replaced: closed (their threads joined) at exit.
+    var retiredStores: [KadmKeyStore] = []
     var control: ControlServer?
     var metricsEndpoint: MetricsEndpoint?
     var signals: [Watch] = []
@@ -67,7 +69,7 @@ public final class Daemon {
             lookupResolver = SecureTXTCache(upstream: observed, loop: loop, ttl: Double(configuration.hostRealmCacheTTL))
         }
         engine = CrossoverEngine(loop: loop, realms: [], resolver: lookupResolver, pool: poolClient, logger: logger,
-                                 hostBasedTriggers: configuration.hostBasedTriggers, knownKeyTTL: configuration.knownKeyTTL)
+                                 hostBasedTriggers: configuration.hostBasedTriggers)
         engine.metrics = metrics
         maintainer = KeyMaintainer(realms: [], interval: configuration.keyCheckInterval, loop: loop, engine: engine,
                                    metrics: metrics, logger: logger)
@@ -96,18 +98,22 @@ public final class Daemon {
         }
         var kept: [String: KadmKeyStore] = [:]
         for realm in realms { kept[realm.name] = keyStore(stores[realm.name], for: realm.kadmin) }
+        retiredStores += stores.values.filter { old in !kept.values.contains { $0 === old } }
+        for store in kept.values { store.onNotice { [logger] line in logger.notice("\(line)") } }
         stores = kept
         engine.reconfigure(realms: realms.map { realm in
             var store: KeyStore = ObservedKeyStore(kept[realm.name]!, realm: realm.name, metrics: metrics)
             if let replica = realm.replica {
                 let reader = keyStore(replicaStores[realm.name], for: replica)
+                if let old = replicaStores[realm.name], old !== reader { retiredStores.append(old) }
                 replicaStores[realm.name] = reader
                 store = ReplicaWaitingKeyStore(primary: store, replica: reader, bound: realm.replicaWait, loop: loop, logger: logger)
             } else {
+                if let old = replicaStores[realm.name] { retiredStores.append(old) }
                 replicaStores[realm.name] = nil
             }
             return CrossoverEngine.LocalRealm(policy: realm.crossoverPolicy, keyStore: store)
-        }, knownKeyTTL: configuration.knownKeyTTL)
+        })
         if engine.admission.maxInFlight != configuration.maxExchangesInFlight || engine.admission.perMinute != configuration.maxExchangesPerMinute {
             engine.admission = ExchangeAdmission(maxInFlight: configuration.maxExchangesInFlight, perMinute: configuration.maxExchangesPerMinute)
         }

@@ -15,12 +15,14 @@ public final class KadminSession {
     public let configuration: KadminConfiguration
     let context: Krb5Context
     private let library: Kadm5Library
-    private var handle: UnsafeMutableRawPointer?
-    private let modifier: krb5_principal
+    var handle: UnsafeMutableRawPointer?
+    let modifier: krb5_principal
     /// Local mode: the db2 lock file probed before each write.
     private let lockFile: String?
+    /// Test-only fault injection between the steps of a key store.
+    public var faults: KadminFaults?
 
-    private var api: kx_kadm5_api { library.api }
+    var api: kx_kadm5_api { library.api }
 
     public init(_ configuration: KadminConfiguration) throws {
         self.configuration = configuration
@@ -96,7 +98,7 @@ public final class KadminSession {
     /// Runs `body` holding the library lock, after making sure no other
     /// process holds the KDB lock: libkdb5 would wait for it without a bound,
     /// for reads as for writes (kdb5_util load holds it for as long as it runs).
-    private func locked<T>(_ body: () throws -> T) throws -> T {
+    func locked<T>(_ body: () throws -> T) throws -> T {
         Self.libraryLock.lock()
         defer { Self.libraryLock.unlock() }
         try checkNotLocked()
@@ -199,7 +201,7 @@ public final class KadminSession {
         }
     }
 
-    private func entry(_ parsed: krb5_principal, named principal: Principal, withValidity: Bool = true) throws -> KeyStoreEntry {
+    func entry(_ parsed: krb5_principal, named principal: Principal, withValidity: Bool = true) throws -> KeyStoreEntry {
         var ent = kadm5_principal_ent_rec()
         let code = api.get_principal(handle, parsed, &ent, Int(KADM5_PRINCIPAL_NORMAL_MASK | KADM5_KEY_DATA))
         if code == KADM5_UNK_PRINC { return .absent }
@@ -255,7 +257,7 @@ public final class KadminSession {
     /// KDB itself and travels with kprop/iprop.
     static let validityPrefix = "kxover-validity-"
 
-    private func validities(_ parsed: krb5_principal, named principal: Principal) throws -> [UInt32: (from: KerberosTime, till: KerberosTime)] {
+    func validities(_ parsed: krb5_principal, named principal: Principal) throws -> [UInt32: (from: KerberosTime, till: KerberosTime)] {
         var strings: UnsafeMutablePointer<krb5_string_attr>?
         var count: Int32 = 0
         try context.check(kadm5: api.get_strings(handle, parsed, &strings, &count), "reading attributes of \(principal)")
@@ -271,7 +273,7 @@ public final class KadminSession {
         return result
     }
 
-    private func setValidity(_ parsed: krb5_principal, kvno: UInt32, from: KerberosTime?, till: KerberosTime?, named principal: Principal) throws {
+    func setValidity(_ parsed: krb5_principal, kvno: UInt32, from: KerberosTime?, till: KerberosTime?, named principal: Principal) throws {
         let key = strdup(Self.validityPrefix + String(kvno))
         let value = from.flatMap { f in till.map { strdup("\(f) \($0)") } } ?? nil
         defer { free(key); free(value) }
@@ -280,101 +282,8 @@ public final class KadminSession {
 
     // MARK: - Writing
 
-    /// One key to write: an etype and where its bytes are.
-    public struct RawKey {
-        public let etype: Int32
-        public let bytes: UnsafeRawBufferPointer
-
-        public init(etype: Int32, bytes: UnsafeRawBufferPointer) {
-            self.etype = etype
-            self.bytes = bytes
-        }
-    }
-
-    /// Writes `keys` at `kvno` under `principal`, creating the principal with
-    /// the kxover policy when absent and keeping the keys of older kvnos.
-    /// Refuses a principal that is not kxover's, wrong key lengths, unknown
-    /// etypes, and a kvno that already holds different bytes.
-    public func write(_ principal: Principal, kvno: UInt32, keys: [RawKey], from: KerberosTime?, till: KerberosTime?) throws -> KeyWriteOutcome {
-        try locked {
-        guard !keys.isEmpty else { throw Krb5Failure(code: -1, operation: "writing \(principal)", message: "no keys to write") }
-        guard (1...UInt32(UInt16.max)).contains(kvno) else {
-            throw Krb5Failure(code: -1, operation: "writing \(principal)", message: "kvno \(kvno) does not fit the KDB's 16-bit field")
-        }
-        var seen = Set<Int32>()
-        for key in keys {
-            guard let length = context.keyLength(of: key.etype) else {
-                throw Krb5Failure(code: -1, operation: "writing \(principal)", message: "etype \(key.etype) is not supported by this krb5")
-            }
-            // MIT stores whatever length it is given; a short key would break every ticket.
-            guard key.bytes.count == length else {
-                throw Krb5Failure(code: -1, operation: "writing \(principal)",
-                                  message: "\(Etype.name(key.etype)) key is \(key.bytes.count) bytes, expected \(length)")
-            }
-            guard seen.insert(key.etype).inserted else {
-                throw Krb5Failure(code: -1, operation: "writing \(principal)", message: "etype \(key.etype) given twice")
-            }
-        }
-        let parsed = try context.parse(principal)
-        defer { context.free(principal: parsed) }
-
-        var existing = try entry(parsed, named: principal, withValidity: false)
-        if case .absent = existing {
-            try create(parsed, named: principal)
-            existing = .managed(ManagedKeySet(principal: principal, versions: []))
-        }
-        let versions: [ManagedKeySet.Version]
-        switch existing {
-        case .foreign(let policy):
-            throw Krb5Failure(code: -1, operation: "writing \(principal)",
-                              message: "principal exists \(policy.map { "with policy \($0)" } ?? "without a policy") and is not managed by kxover; it is left untouched")
-        case .absent:
-            preconditionFailure("an absent principal was just created")
-        case .managed(let set):
-            versions = set.versions
-        }
-        if versions.contains(where: { $0.kvno == kvno }) {
-            guard try sameKeys(parsed, kvno: kvno, keys: keys, named: principal) else {
-                throw Krb5Failure(code: -1, operation: "writing \(principal)",
-                                  message: "kvno \(kvno) already holds different keys; the new key is dropped")
-            }
-            return .alreadyPresent
-        }
-        if versions.isEmpty || configuration.mode == .remote {
-            // Over kadmind there is no way around MIT's keepold bug: older kvnos are replaced.
-            try setKeys(parsed, kvno: kvno, keys: keys, named: principal)
-        } else {
-            try addKeysKeepingOld(parsed, kvno: kvno, keys: keys, named: principal)
-        }
-        try setValidity(parsed, kvno: kvno, from: from, till: till, named: principal)
-        // The client KDC issues tickets under this key at once (a held request
-        // goes on as soon as the exchange ends): none may outlive `till`.
-        if principal.realm == configuration.realm, let till, let now = KerberosTime(secondsSinceEpoch: Int64(time(nil))) {
-            let cap = KeyLifecycle.ticketLifetimeCap(till: till, now: now, checkInterval: configuration.ticketLifetimeMargin)
-            try setTicketLifetime(parsed, seconds: cap, named: principal)
-        }
-        return .written
-        }
-    }
-
-    private func create(_ parsed: krb5_principal, named principal: Principal) throws {
-        var ent = kadm5_principal_ent_rec()
-        ent.principal = parsed
-        ent.policy = strdup(configuration.policy)
-        defer { free(ent.policy) }
-        ent.attributes = 0
-        ent.n_key_data = 0   // with KADM5_KEY_DATA: create without keys
-        let mask = KADM5_PRINCIPAL | KADM5_POLICY | KADM5_ATTRIBUTES | KADM5_KEY_DATA
-        var code = api.create_principal_3(handle, &ent, Int(mask), 0, nil, nil)
-        if code == KADM5_UNK_POLICY {
-            try createPolicy()
-            code = api.create_principal_3(handle, &ent, Int(mask), 0, nil, nil)
-        }
-        try context.check(kadm5: code, "creating \(principal) with policy \(configuration.policy)")
-    }
-
     /// The marker policy is empty: it sets no password rules, it only says "kxover's".
-    private func createPolicy() throws {
+    func createPolicy() throws {
         var policy = kadm5_policy_ent_rec()
         policy.policy = strdup(configuration.policy)
         defer { free(policy.policy) }
@@ -398,14 +307,14 @@ public final class KadminSession {
         return try body(data)
     }
 
-    private func setKeys(_ parsed: krb5_principal, kvno: UInt32, keys: [RawKey], named principal: Principal) throws {
+    func setKeys(_ parsed: krb5_principal, kvno: UInt32, keys: [RawKey], named principal: Principal) throws {
         try withKeyData(keys, kvno: kvno) { data in
             try context.check(kadm5: api.setkey_principal_4(handle, parsed, 0, data, Int32(keys.count)),
                               "setting \(keys.count) key(s) at kvno \(kvno) on \(principal)")
         }
     }
 
-    private func addKeysKeepingOld(_ parsed: krb5_principal, kvno: UInt32, keys: [RawKey], named principal: Principal) throws {
+    func addKeysKeepingOld(_ parsed: krb5_principal, kvno: UInt32, keys: [RawKey], named principal: Principal) throws {
         var raw = keys.map { key in
             kx_raw_key(enctype: krb5_enctype(key.etype), contents: key.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self),
                        length: UInt32(key.bytes.count))
@@ -414,7 +323,7 @@ public final class KadminSession {
                           "adding kvno \(kvno) to \(principal) (keeping older kvnos)")
     }
 
-    private func sameKeys(_ parsed: krb5_principal, kvno: UInt32, keys: [RawKey], named principal: Principal) throws -> Bool {
+    func sameKeys(_ parsed: krb5_principal, kvno: UInt32, keys: [RawKey], named principal: Principal) throws -> Bool {
         var stored: UnsafeMutablePointer<kadm5_key_data>?
         var count: Int32 = 0
         try context.check(kadm5: api.get_principal_keys(handle, parsed, krb5_kvno(kvno), &stored, &count),
@@ -500,24 +409,17 @@ public final class KadminSession {
         }
     }
 
-    private func setTicketLifetime(_ parsed: krb5_principal, seconds: Int64, named principal: Principal) throws {
-        var ent = kadm5_principal_ent_rec()
-        ent.principal = parsed
-        ent.max_life = krb5_deltat(clamping: max(1, seconds))
-        ent.max_renewable_life = ent.max_life
-        try context.check(kadm5: api.modify_principal(handle, &ent, Int(KADM5_MAX_LIFE | KADM5_MAX_RLIFE)),
-                          "setting max_life of \(principal)")
+    func setTicketLifetime(_ parsed: krb5_principal, seconds: Int64, named principal: Principal) throws {
+        let life = max(1, seconds)
+        try setTicketLifetimes(parsed, life: life, renewable: life, named: principal)
     }
 
     /// The principal's max_life and max_renewable_life in seconds (0: no limit).
     public func ticketLifetimes(_ principal: Principal) throws -> (life: Int64, renewable: Int64) {
         try locked {
-        let parsed = try context.parse(principal)
-        defer { context.free(principal: parsed) }
-        var ent = kadm5_principal_ent_rec()
-        try context.check(kadm5: api.get_principal(handle, parsed, &ent, Int(KADM5_PRINCIPAL_NORMAL_MASK)), "reading \(principal)")
-        defer { _ = api.free_principal_ent(handle, &ent) }
-        return (Int64(ent.max_life), Int64(ent.max_renewable_life))
+            let parsed = try context.parse(principal)
+            defer { context.free(principal: parsed) }
+            return try ticketLifetimes(parsed, named: principal)
         }
     }
 

@@ -180,5 +180,18 @@ struct Revoke: ParsableCommand {
         let session = try openSession(realm)
         do { try session.revoke(principal, kvno: kvno) } catch let failure as Krb5Failure { throw CLIError("\(realm.name): \(failure)") }
         print("revoked \(what) from the \(realm.name) KDB")
+        tellRunningDaemon(configuration.controlSocket, principal: principal)
+    }
+
+    /// The running kxoverd reads the KDB for every cross-realm request anyway;
+    /// told, it also drops the pair's failure backoff and logs the removal.
+    private func tellRunningDaemon(_ socket: String?, principal: Principal) {
+        guard let socket else { return print("no control_socket configured: no running kxoverd was told") }
+        do {
+            let answer = try ControlClient.ask("\(ControlClient.revokedPrefix)\(principal)", socket: socket, timeout: 2)
+            print("kxoverd: \(answer.trimmingCharacters(in: .whitespacesAndNewlines))")
+        } catch {
+            print("no running kxoverd was told (\(error))")
+        }
     }
 }

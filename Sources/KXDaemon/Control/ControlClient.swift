@@ -3,6 +3,9 @@ import Glibc
 /// The asking end of the control socket, for `kxover status`: one command,
 /// the whole answer, bounded in time and size. Blocking; not for the loop.
 public enum ControlClient {
+    /// "revoked krbtgt/B@A": what `kxover revoke` tells a running kxoverd.
+    public static let revokedPrefix = "revoked "
+
     public static func ask(_ command: String, socket path: String, timeout: Double = 5) throws -> String {
         guard let address = UnixSocketAddress(path) else { throw UnixListenerError("control_socket \(path): path too long") }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)

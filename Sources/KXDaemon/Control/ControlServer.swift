@@ -1,9 +1,10 @@
 import Foundation
 import KXEventLoop
+import KXKDB
 
 /// kxoverd's control socket (`[kxoverd] control_socket`), read by `kxover
-/// status`. One line in ("status", "status json" or "metrics"), the answer
-/// out, then close. The socket file is mode 0660: whoever may read it may see
+/// status` and told by `kxover revoke`. One line in ("status", "status json",
+/// "metrics" or "revoked PRINCIPAL"), the answer out, then close. The socket file is mode 0660: whoever may read it may see
 /// realm names and failure reasons (never key material).
 final class ControlServer {
     static let commands = ["status", "status json", "metrics"]
@@ -33,8 +34,12 @@ final class ControlServer {
         guard let line = String(validating: bytes[..<newline], as: UTF8.self)?.trimmingCharacters(in: .whitespaces) else {
             return .malformed("not UTF-8")
         }
+        // "revoked krbtgt/B@A": kxover revoke removed a key.
+        if line.hasPrefix(ControlClient.revokedPrefix), KadminSession.parsePrincipal(String(line.dropFirst(ControlClient.revokedPrefix.count))) != nil {
+            return .complete(line)
+        }
         guard commands.contains(line) else {
-            return .malformed("unknown command \"\(line.prefix(40))\" (known: \(commands.joined(separator: ", ")))")
+            return .malformed("unknown command \"\(line.prefix(40))\" (known: \(commands.joined(separator: ", ")), \(ControlClient.revokedPrefix)PRINCIPAL)")
         }
         return .complete(line)
     }

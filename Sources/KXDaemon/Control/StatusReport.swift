@@ -1,4 +1,5 @@
 import Foundation
+import KXKDB
 
 /// What the control socket answers: `kxover status` in text or JSON, and the
 /// metrics text for those without an HTTP scraper.
@@ -8,6 +9,11 @@ extension Daemon {
         case "status": return statusText()
         case "status json": return statusJSON()
         case "metrics": return metrics.registry.render()
+        case let line where line.hasPrefix(ControlClient.revokedPrefix):
+            guard let principal = KadminSession.parsePrincipal(String(line.dropFirst(ControlClient.revokedPrefix.count))) else {
+                return "error: not a crossover principal\n"
+            }
+            return engine.keyRemoved(principal) + "\n"
         default: return "error: unknown command\n"
         }
     }

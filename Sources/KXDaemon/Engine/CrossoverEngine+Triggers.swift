@@ -4,8 +4,13 @@ import TLSPool
 
 extension CrossoverEngine {
     /// Before a request reaches krb5kdc: a TGS-REQ for krbtgt/REMOTE@LOCAL
-    /// whose key is not known to exist is held while the exchange runs, then
-    /// forwarded (after a failure too: the KDC then answers as it would have).
+    /// is held while kxoverd reads the KDB (one kadm5 read: a key removed by
+    /// any means, kxover revoke, kadmin delprinc or the pruner, is noticed by
+    /// the very next request) and, when no usable key is there, while the
+    /// exchange runs; then forwarded (after a failure too: the KDC then
+    /// answers as it would have). Nothing about keys is cached: krb5kdc
+    /// answers a byte-identical request from its lookaside cache for two
+    /// minutes, so a request must never reach it before its key exists.
     ///
     /// With host-based triggers, a referral-style TGS-REQ for service/host
     /// (NT-SRV-HST, canonicalize) is held while DNSSEC names the host's realm:
@@ -14,17 +19,15 @@ extension CrossoverEngine {
     /// answers with the referral; our own realm, no realm, or an insecure or
     /// bogus answer lets the request through at once, untouched.
     public func requestArrived(_ request: [UInt8], client: RelayClient, forward: @escaping () -> Void) {
-        /// Holds the request for `decision` unless its key is known to exist.
+        /// Holds the request for `decision` unless the KDB holds a usable key.
         func crossUnlessKeyExists(_ decision: CrossoverTrigger.Decision, asked: String) {
             guard case .realm(let remote) = decision.target, let local = realms[decision.localRealm] else { return forward() }
             let principal = Principal.crossover(client: decision.localRealm, service: remote)
-            let now = ports.now
-            if let till = knownKeys[principal], now < till { return forward() }
             local.keyStore.inspect(principal) { [weak self] entry in
                 guard let self else { return forward() }
+                let now = self.ports.now
                 switch entry {
                 case .success(.managed(let set)) where set.versions.contains(where: { ($0.till ?? now) > now && $0.from.map { $0 <= now } ?? true }):
-                    self.knownKeys[principal] = min(set.versions.compactMap(\.till).max() ?? now, now.adding(seconds: self.knownKeyTTL))
                     forward()
                 case .success(.foreign), .failure:
                     forward()
@@ -70,25 +73,19 @@ extension CrossoverEngine {
 }
 
 extension CrossoverEngine: RelayInterceptor {
-    /// KRB-ERROR 7 for krbtgt/REMOTE@LOCAL: hold the user's request, run the
-    /// exchange, then replay the request to the KDC (which now knows the key).
+    /// KRB-ERROR 7 for krbtgt/REMOTE@LOCAL although the KDB read before the
+    /// request showed a key (removed in between, or the read failed): the
+    /// error goes to the user at once and the exchange runs in the background,
+    /// so that the user's next request finds the key. The request is not
+    /// replayed: krb5kdc would answer it from its lookaside cache with the
+    /// same error.
     public func backendReplied(request: [UInt8], reply: [UInt8], client: RelayClient,
                                deliver: @escaping RelayDeliver, replay: @escaping RelayReplay) {
+        deliver(reply)
         guard let decision = CrossoverTrigger.decide(request: request, reply: reply, localRealms: localRealms,
-                                                     hostBased: hostBasedTriggers) else {
-            return deliver(reply)
-        }
+                                                     hostBased: hostBasedTriggers) else { return }
         counters.triggers += 1
-        logger.info("trigger: \(client) asked \(decision.localRealm) for \(decision.target); holding the request")
-        crossover(from: decision.localRealm, to: decision.target) { [weak self] result in
-            guard case .success = result else { return deliver(reply) }
-            self?.counters.replays += 1
-            replay { replayed in
-                switch replayed {
-                case .success(let newReply): deliver(newReply)
-                case .failure: deliver(reply)
-                }
-            }
-        }
+        logger.info("trigger: krb5kdc told \(client) it has no \(decision.target) key for \(decision.localRealm); crossing for the next request")
+        crossover(from: decision.localRealm, to: decision.target) { _ in }
     }
 }

@@ -29,7 +29,6 @@ public final class CrossoverEngine {
         public var serverSucceeded = 0
         public var serverFailed = 0
         public var triggers = 0
-        public var replays = 0
         /// New exchanges refused by the global limits (both sides).
         public var refusedByLimits = 0
     }
@@ -53,15 +52,10 @@ public final class CrossoverEngine {
     var serverRecords: [String: (record: ServerCrossover, started: UInt64)] = [:]
     var failures: [String: (until: Double, error: KXError, streak: Int)] = [:]
     var serverConnections: [ObjectIdentifier: ServerConnection] = [:]
-    /// Crossover principals known to hold a usable key, until when we re-check
-    /// the KDB (a key revoked by hand is noticed within `knownKeyTTL`).
-    var knownKeys: [Principal: KerberosTime] = [:]
-    var knownKeyTTL: Int64
     private var sequence = 0
 
     public init(loop: EventLoop, realms: [LocalRealm], resolver: Resolver, pool: TLSPoolClient, logger: Logger,
-                clientTimeouts: CrossoverTimeouts = .client, hostBasedTriggers: Bool = false, knownKeyTTL: Int64 = 60) {
-        self.knownKeyTTL = knownKeyTTL
+                clientTimeouts: CrossoverTimeouts = .client, hostBasedTriggers: Bool = false) {
         self.loop = loop
         self.realms = Dictionary(realms.map { ($0.policy.realm, $0) }, uniquingKeysWith: { a, _ in a })
         lookups = KXOverLookups(resolver: resolver)
@@ -97,10 +91,19 @@ public final class CrossoverEngine {
 
     /// A reload: new policies (etypes, lifetime, KDC host) and key stores for
     /// the same set of realms. Running exchanges finish under what they began with.
-    public func reconfigure(realms updated: [LocalRealm], knownKeyTTL: Int64) {
+    public func reconfigure(realms updated: [LocalRealm]) {
         realms = Dictionary(updated.map { ($0.policy.realm, $0) }, uniquingKeysWith: { a, _ in a })
-        self.knownKeyTTL = knownKeyTTL
-        knownKeys.removeAll()   // re-read from the (possibly other) KDB
+    }
+
+    /// A crossover key was removed by hand (`kxover revoke` tells the running
+    /// kxoverd): forget the pair's failure backoff so that the next request
+    /// crosses again at once. Returns what was forgotten, for the reply.
+    public func keyRemoved(_ principal: Principal) -> String {
+        guard let service = principal.name.krbtgtRealm else { return "not a crossover principal" }
+        let key = "\(principal.realm)>\(ClientCrossover.Target.realm(service))"
+        let hadBackoff = failures.removeValue(forKey: key) != nil
+        note("\(principal) removed by kxover revoke; the next request for it crosses again" + (hadBackoff ? " (failure backoff cleared)" : ""))
+        return "ok: kxoverd will cross again on the next request for \(principal)"
     }
 
     /// A new pool connection (the old one ended): new exchanges use it;
@@ -170,7 +173,6 @@ public final class CrossoverEngine {
         case .success(let success):
             counters.clientSucceeded += 1
             failures[key] = nil
-            knownKeys[.crossover(client: success.clientRealm, service: success.serviceRealm)] = min(success.till, ports.now.adding(seconds: knownKeyTTL))
             note("\(entry.record.id) ok \(success.clientRealm) → \(success.serviceRealm) kvno \(success.kvno) etypes \(success.etypes) via \(success.peerHost)")
         case .failure(let error):
             counters.clientFailed += 1

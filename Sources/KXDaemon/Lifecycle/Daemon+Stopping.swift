@@ -50,8 +50,11 @@ extension Daemon {
         poolRetryTimer = nil
         poolClient.close()
         poolServer?.shutdown(timeout: 2)
-        // A key write is several kadm5 calls: let one in progress complete.
-        for (realm, store) in stores where !store.finishPendingWork(timeout: 5) {
+        // A key write is several kadm5 calls: let one in progress complete, then
+        // end each kadm5 thread with its handle closed, so that no thread is
+        // inside libkrb5 while the process exits.
+        let all = stores.map { ($0.key, $0.value) } + replicaStores.map { ("\($0.key) replica", $0.value) } + retiredStores.map { ("\($0.configuration.realm) (replaced)", $0) }
+        for (realm, store) in all where !store.close(timeout: 5) {
             logger.warning("\(realm): a KDB job was still running after 5 s; exiting anyway")
         }
         loop.stop()
