@@ -42,6 +42,10 @@ public final class Daemon {
     public init(configuration: Configuration, logger: Logger) throws {
         let problems = configuration.daemonProblems()
         guard problems.isEmpty else { throw ConfigurationError(path: configuration.path, problems: problems) }
+        // A missing kadm5 right would fail the first exchange halfway: refuse now, naming it.
+        let access = KDBAccessCheck.run(configuration, strict: false)
+        guard access.problems.isEmpty else { throw ConfigurationError(path: configuration.path, problems: access.problems) }
+        for warning in access.warnings { logger.warning("\(warning)") }
         self.configuration = configuration
         self.logger = logger
         loop = try EventLoop()

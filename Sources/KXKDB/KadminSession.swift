@@ -223,7 +223,10 @@ public final class KadminSession {
 
     /// Every principal `krbtgt/*` this KDB holds under the kxover policy.
     public func managedKeySets() throws -> [ManagedKeySet] {
-        try locked {
+        try locked { try managedKeySetsUnlocked() }
+    }
+
+    func managedKeySetsUnlocked() throws -> [ManagedKeySet] {
         var names: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
         var count: Int32 = 0
         let pattern = strdup("krbtgt/*@*")
@@ -239,7 +242,6 @@ public final class KadminSession {
             if case .managed(let set) = try entry(principal) { sets.append(set) }
         }
         return sets.sorted { $0.principal.description < $1.principal.description }
-        }
     }
 
     /// `krbtgt/B@A` text to a principal with NT-SRV-INST; nil for other shapes.

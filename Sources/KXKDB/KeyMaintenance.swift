@@ -7,6 +7,8 @@ public struct KeyMaintenanceReport: Sendable {
     public var pruned: [(principal: Principal, kvno: UInt32)] = []
     public var capped: [(principal: Principal, seconds: Int64)] = []
     public var renew: [Principal] = []
+    /// Traces of stores cut short (a keyless principal, a stray validity record), removed.
+    public var leftovers: [String] = []
     /// Per-principal failures; the check goes on with the next principal.
     public var problems: [String] = []
 }
@@ -14,6 +16,7 @@ public struct KeyMaintenanceReport: Sendable {
 extension KadminSession {
     public func maintainKeys(now: KerberosTime, lifetime: Int64, checkInterval: Int64) throws -> KeyMaintenanceReport {
         var report = KeyMaintenanceReport()
+        do { report.leftovers = try removeLeftovers(now: now) } catch { report.problems.append("removing traces of cut-short stores: \(error)") }
         for set in try managedKeySets() {
             let plan = KeyLifecycle.plan(set, localRealm: configuration.realm, now: now, lifetime: lifetime, checkInterval: checkInterval)
             do {

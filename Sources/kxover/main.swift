@@ -10,6 +10,8 @@ struct KXOverCommand: ParsableCommand {
     )
 }
 
+// A write to a kadmind that has gone away must fail with an error, not kill kxover.
+signal(SIGPIPE, SIG_IGN)
 // Administrator-facing errors print as one line and exit 1.
 do {
     var command = try KXOverCommand.parseAsRoot()

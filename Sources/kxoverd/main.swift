@@ -23,6 +23,8 @@ struct KXOverD: ParsableCommand {
     var logLevel: String = ProcessInfo.processInfo.environment["KXOVER_LOG_LEVEL"] ?? "info"
 
     func run() throws {
+        // A write to a kadmind (or peer) that has gone away must fail, not kill the process.
+        signal(SIGPIPE, SIG_IGN)
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -40,7 +42,7 @@ struct KXOverD: ParsableCommand {
             throw ExitCode(1)
         }
         if checkOnly {
-            let problems = configuration.daemonProblems()
+            let problems = configuration.daemonProblems() + KDBAccessCheck.run(configuration, strict: true).problems
             guard problems.isEmpty else {
                 FileHandle.standardError.write(Data("kxoverd: \(ConfigurationError(path: path, problems: problems))\n".utf8))
                 throw ExitCode(1)

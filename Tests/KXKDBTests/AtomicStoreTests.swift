@@ -83,6 +83,33 @@ struct AtomicStoreTests {
         #expect(try session.storedKeys(principal, kvno: 7).map(\.digest) == digests)
     }
 
+    /// kxoverd killed between two calls leaves traces no undo removed: the
+    /// key check removes a keyless kxover principal once it is older than the
+    /// grace period, and validity records of kvnos without keys.
+    @Test func theKeyCheckRemovesTracesOfStoresCutShort() throws {
+        let realms = try TestRealms()
+        let keyless = Principal.crossover(client: realms.client, service: "HALF.TEST")
+        #expect(try realms.kadminLocal(realms.client, "addprinc -nokey -policy kxover \(keyless)").ok)
+        let principal = realms.crossoverPrincipal
+        let session = try KadminSession(realms.configuration(realms.client))
+        #expect(try session.write(keyWrite(principal, seed: 1, kvno: 7)) == .written)
+        #expect(try realms.kadminLocal(realms.client, "setstr \(principal) kxover-validity-9 \"20260101000000Z 20260115000000Z\"").ok)
+        let foreign = Principal.crossover(client: realms.client, service: "HANDMADE.TEST")
+        #expect(try realms.kadminLocal(realms.client, "addprinc -nokey \(foreign)").ok)
+
+        // Within the grace period the keyless principal may be another kxoverd's store in progress.
+        let early = try session.removeLeftovers(now: now, grace: 300)
+        #expect(early.count == 1 && early[0].contains("kvno 9"), "\(early)")
+        #expect(try session.entry(keyless) != .absent)
+        let late = try session.removeLeftovers(now: now.adding(seconds: 400), grace: 300)
+        #expect(late.count == 1 && late[0].contains("HALF.TEST"), "\(late)")
+        #expect(try session.entry(keyless) == .absent)
+        // The keyed principal keeps its kvno and record; a principal not under the kxover policy is never touched.
+        #expect(try Self.snapshot(realms, realms.client, principal).contains("kxover-validity-7"))
+        #expect(!(try Self.snapshot(realms, realms.client, principal).contains("kxover-validity-9")))
+        #expect(try session.entry(foreign) != .absent)
+    }
+
     /// The case an administrator hit: kadmind grants add, delete, inquire,
     /// list and setkey but not modify. The store fails when it records the
     /// key's validity, and the principal it had created is gone again.
@@ -101,6 +128,38 @@ struct AtomicStoreTests {
         // A retry does not re-key anything: the KDB stays as it was.
         _ = try? session.write(keyWrite(principal, seed: 1, kvno: 8))
         #expect(try Self.snapshot(realms, realms.client, principal) == before)
+    }
+
+    /// kxoverd names each right kadmind withholds, without changing the KDB;
+    /// the least-privilege ACL (`adims` on krbtgt/*@*, and `l`, which kadmind
+    /// checks with no target) is enough.
+    @Test func missingRightsAreNamedOneByOne() throws {
+        let realms = try TestRealms(kadmind: true)
+        func grant(_ rights: String) throws {
+            let targeted = rights.filter { $0 != "l" }, list = rights.contains("l")
+            try realms.setAdminRights(realms.client, [targeted.isEmpty ? nil : "\(targeted) krbtgt/*@*", list ? "l" : nil].compactMap { $0 })
+        }
+        let all = "adilms"
+        try grant(all)
+        #expect(try KadminSession(realms.configuration(realms.client, mode: .remote)).missingRights().isEmpty)
+        for letter in all {
+            try grant(all.filter { $0 != letter })
+            let missing = try KadminSession(realms.configuration(realms.client, mode: .remote)).missingRights()
+            #expect(missing.map(\.letter) == [letter], "without \(letter): \(missing)")
+        }
+        // The probes left nothing behind.
+        #expect(try realms.kadminLocal(realms.client, "listprincs krbtgt/*").text.contains("PROBE") == false)
+        // With a crossover principal in the KDB, setkey is probed on it, and its keys stay as they were.
+        try grant(all)
+        #expect(try KadminSession(realms.configuration(realms.client, mode: .remote)).write(keyWrite(realms.crossoverPrincipal, seed: 3, kvno: 5)) == .written)
+        let before = try Self.snapshot(realms, realms.client, realms.crossoverPrincipal)
+        try grant("adilm")
+        #expect(try KadminSession(realms.configuration(realms.client, mode: .remote)).missingRights().map(\.letter) == ["s"])
+        try grant(all)
+        #expect(try KadminSession(realms.configuration(realms.client, mode: .remote)).missingRights().isEmpty)
+        #expect(try Self.snapshot(realms, realms.client, realms.crossoverPrincipal) == before)
+        // Local mode has no ACL to check.
+        #expect(try KadminSession(realms.configuration(realms.client)).missingRights().isEmpty)
     }
 
     /// kadmind dies between two calls of a store: the undo cannot run at once,
@@ -139,7 +198,12 @@ struct AtomicStoreTests {
 extension TestRealms {
     /// Rewrites kxover/admin's line in the realm's kadm5.acl and restarts kadmind.
     func setAdminRights(_ name: String, _ rights: String, target: String) throws {
-        try "kxover/admin@\(name) \(rights) \(target)\n".write(toFile: "\(dir)/\(name)/kadm5.acl", atomically: true, encoding: .utf8)
+        try setAdminRights(name, ["\(rights) \(target)"])
+    }
+
+    /// One kadm5.acl line for kxover/admin per entry of `lines` ("RIGHTS [TARGET]").
+    func setAdminRights(_ name: String, _ lines: [String]) throws {
+        try lines.map { "kxover/admin@\(name) \($0)\n" }.joined().write(toFile: "\(dir)/\(name)/kadm5.acl", atomically: true, encoding: .utf8)
         try realm("stop", dir, name)
         try realm("start", dir, name, "--kadmind")
     }

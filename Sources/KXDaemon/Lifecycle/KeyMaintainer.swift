@@ -92,6 +92,9 @@ public final class KeyMaintainer {
         case .success(let done):
             report = done
         }
+        for leftover in report.leftovers {
+            logger.notice("\(realm): removed \(leftover)")
+        }
         for (principal, kvno) in report.pruned {
             logger.notice("\(realm): pruned expired kvno \(kvno) of \(principal)")
         }
