@@ -10,7 +10,10 @@ import Testing
 /// - scripts/e2e-faults: SIGKILL at each key-touching stage, a locked KDB, a
 ///   stalled or stopped krb5kdc;
 /// - scripts/multikdc: kxoverd beside a replica writing through the primary's
-///   kadmind, the key carried by MIT iprop.
+///   kadmind, the key carried by MIT iprop;
+/// - scripts/e2e-admin: a least-privilege kadmind ACL, a right taken away,
+///   keys removed by revoke and delprinc in both kadm5 modes, 50 quick
+///   start/stop cycles in each mode.
 @Suite("scenario scripts")
 struct ScenarioScriptTests {
     struct Scenario: Sendable, CustomTestStringConvertible {
@@ -27,6 +30,9 @@ struct ScenarioScriptTests {
         Scenario(script: "scripts/e2e-faults",
                  mustPrint: ["PASS: SIGKILL client at \"C11 key storing\": the service KDB holds the key (stored before KX-REP)"]),
         Scenario(script: "scripts/multikdc", mustPrint: ["PASS: the replica's krb5kdc serves the key", "iprop propagation: "]),
+        Scenario(script: "scripts/e2e-admin",
+                 mustPrint: ["PASS: client remote, service local: after kadmin delprinc the next user's first kvno succeeds",
+                             "PASS: remote mode: 50 start/stop cycles of the service kxoverd"]),
     ]
 
     @Test(arguments: scenarios)
