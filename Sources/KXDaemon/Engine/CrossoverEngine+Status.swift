@@ -23,19 +23,17 @@ extension CrossoverEngine {
     }
 
     public func status() -> Status {
-        let now = Date().timeIntervalSince1970
-        var running = inFlight.map { key, entry in
-            Status.Running(id: entry.record.id, what: "client \(key.replacingOccurrences(of: ">", with: " → "))",
+        let now = self.now
+        var running = clientRecords.map { pair, entry in
+            Status.Running(id: entry.record.id, what: "client \(pair)",
                            stage: entry.record.stage.rawValue, seconds: Self.seconds(since: entry.started))
         }
         running += serverRecords.map { id, entry in
             Status.Running(id: id, what: "server", stage: entry.record.stage.rawValue, seconds: Self.seconds(since: entry.started))
         }
-        let backoffs = failures.filter { $0.value.until > now }.map { pair, failure in
-            Status.Backoff(pair: pair.replacingOccurrences(of: ">", with: " → "), failures: failure.streak,
-                           retryIn: failure.until - now, error: failure.error.description)
+        let backoffs = desk.activeBackoffs(now: now).map { pair, backoff in
+            Status.Backoff(pair: "\(pair)", failures: backoff.streak, retryIn: backoff.until - now, error: backoff.error.description)
         }
-        return Status(running: running.sorted { $0.id < $1.id }, backoffs: backoffs.sorted { $0.pair < $1.pair },
-                      recent: recent, counters: counters)
+        return Status(running: running.sorted { $0.id < $1.id }, backoffs: backoffs, recent: recent, counters: counters)
     }
 }

@@ -25,9 +25,8 @@ extension CrossoverEngine {
             let principal = Principal.crossover(client: decision.localRealm, service: remote)
             local.keyStore.inspect(principal) { [weak self] entry in
                 guard let self else { return forward() }
-                let now = self.ports.now
                 switch entry {
-                case .success(.managed(let set)) where set.versions.contains(where: { ($0.till ?? now) > now && $0.from.map { $0 <= now } ?? true }):
+                case .success(.managed(let set)) where ExchangeDesk<Waiter>.hasUsableKey(set, now: self.ports.now):
                     forward()
                 case .success(.foreign), .failure:
                     forward()

@@ -48,10 +48,15 @@ public final class CrossoverEngine {
     let logger: Logger
     private let clientTimeouts: CrossoverTimeouts
     let hostBasedTriggers: Bool
-    var inFlight: [String: (record: ClientCrossover, started: UInt64, waiters: [(Result<ClientCrossover.Success, KXError>) -> Void])] = [:]
+    typealias Waiter = (Result<ClientCrossover.Success, KXError>) -> Void
+    /// Joining, backoff, draining and the limits: decided by the desk (pure, in the core).
+    var desk = ExchangeDesk<Waiter>(admission: ExchangeAdmission(maxInFlight: 256, perMinute: 600))
+    /// The record running for each pair the desk has started.
+    var clientRecords: [ExchangeDesk<Waiter>.Pair: (record: ClientCrossover, started: UInt64)] = [:]
     var serverRecords: [String: (record: ServerCrossover, started: UInt64)] = [:]
-    var failures: [String: (until: Double, error: KXError, streak: Int)] = [:]
-    var serverConnections: [ObjectIdentifier: ServerConnection] = [:]
+    var serverConnections: [ObjectIdentifier: ServerConnection] = [:] {
+        didSet { desk.serverSessions = serverConnections.count }
+    }
     private var sequence = 0
 
     public init(loop: EventLoop, realms: [LocalRealm], resolver: Resolver, pool: TLSPoolClient, logger: Logger,
@@ -69,25 +74,27 @@ public final class CrossoverEngine {
 
     public var localRealms: Set<String> { Set(realms.keys) }
     /// Client and server exchanges running now.
-    public var exchangesInFlight: Int { inFlight.count + serverRecords.count }
+    public var exchangesInFlight: Int { clientRecords.count + serverRecords.count }
     /// Set by a SIGTERM: no new exchange starts; running ones may finish.
-    public private(set) var draining = false
+    public var draining: Bool { desk.draining }
     /// Global limits on new exchanges, both sides together (kxoverd sets them
     /// from max_exchanges_in_flight and max_exchanges_per_minute).
-    public var admission = ExchangeAdmission(maxInFlight: 256, perMinute: 600)
-
-    /// nil when a new exchange may start; else the refusal, counted and logged.
-    func admit(_ what: String) -> KXError? {
-        // Server connections count from STARTTLS on: each holds a TLS session (a pool thread).
-        let busy = inFlight.count + serverConnections.count
-        guard let refusal = admission.admit(inFlight: busy, now: Date().timeIntervalSince1970) else { return nil }
-        counters.refusedByLimits += 1
-        metrics?.requested("refused_by_limits")
-        logger.warning("\(what) refused: \(refusal)")
-        return KXError(.rateLimited, refusal)
+    public var admission: ExchangeAdmission {
+        get { desk.admission }
+        set { desk.admission = newValue }
     }
 
-    public func beginDraining() { draining = true }
+    /// Wall-clock seconds, the desk's clock.
+    var now: Double { Double(ports.now.secondsSinceEpoch) }
+
+    /// A refusal by the limits, counted and logged.
+    func refusedByLimits(_ what: String, _ refusal: KXError) {
+        counters.refusedByLimits += 1
+        metrics?.requested("refused_by_limits")
+        logger.warning("\(what) refused: \(refusal.detail)")
+    }
+
+    public func beginDraining() { desk.beginDraining() }
 
     /// A reload: new policies (etypes, lifetime, KDC host) and key stores for
     /// the same set of realms. Running exchanges finish under what they began with.
@@ -100,8 +107,7 @@ public final class CrossoverEngine {
     /// crosses again at once. Returns what was forgotten, for the reply.
     public func keyRemoved(_ principal: Principal) -> String {
         guard let service = principal.name.krbtgtRealm else { return "not a crossover principal" }
-        let key = "\(principal.realm)>\(ClientCrossover.Target.realm(service))"
-        let hadBackoff = failures.removeValue(forKey: key) != nil
+        let hadBackoff = desk.keyRemoved(.init(localRealm: principal.realm, target: "\(ClientCrossover.Target.realm(service))"))
         note("\(principal) removed by kxover revoke; the next request for it crosses again" + (hadBackoff ? " (failure backoff cleared)" : ""))
         return "ok: kxoverd will cross again on the next request for \(principal)"
     }
@@ -119,7 +125,7 @@ public final class CrossoverEngine {
     /// Abandons every running exchange (after the drain bound): each unwinds
     /// what it holds; a key write already handed to the KDB worker completes there.
     public func cancelAll() {
-        for entry in inFlight.values { entry.record.cancel() }
+        for entry in clientRecords.values { entry.record.cancel() }
         for entry in serverRecords.values { entry.record.cancel() }
         for connection in serverConnections.values { connection.close() }
     }
@@ -132,57 +138,57 @@ public final class CrossoverEngine {
         guard let local = realms[localRealm] else {
             return completion(.failure(KXError(.offerRealm, "\(localRealm) is not a realm kxover serves here")))
         }
-        let key = "\(localRealm)>\(target)"
-        if draining && inFlight[key] == nil {
-            return completion(.failure(KXError(.cancelled, "kxoverd is stopping; no new exchange starts")))
-        }
-        if var entry = inFlight[key] {
+        let pair = ExchangeDesk<Waiter>.Pair(localRealm: localRealm, target: "\(target)")
+        switch desk.request(pair, waiter: completion, now: now) {
+        case .join:
             counters.joined += 1
             metrics?.requested("joined")
-            entry.waiters.append(completion)
-            inFlight[key] = entry
             return
-        }
-        let now = Date().timeIntervalSince1970
-        if let failure = failures[key], failure.until > now {
+        case .refuse(let error, .backoff):
             counters.negativeCacheHits += 1
             metrics?.requested("backed_off")
-            logger.info("crossover \(key) not retried yet: failed \(failure.streak)x, next attempt in \(Int(failure.until - now)) s")
-            return completion(.failure(KXError(failure.error.code, "\(failure.error.detail) (failed \(failure.streak)x; next attempt in \(Int(failure.until - now)) s)")))
+            if let backoff = desk.backoffs[pair] {
+                logger.info("crossover \(pair) not retried yet: failed \(backoff.streak)x, next attempt in \(Int((backoff.until - now).rounded(.up))) s")
+            }
+            return completion(.failure(error))
+        case .refuse(let error, .limits):
+            refusedByLimits("crossover \(pair)", error)
+            return completion(.failure(error))
+        case .refuse(let error, .draining):
+            return completion(.failure(error))
+        case .start:
+            break
         }
-        if let refusal = admit("crossover \(localRealm) → \(target)") { return completion(.failure(refusal)) }
         sequence += 1
         let id = "kx\(sequence)"
         let record = ClientCrossover(
             id: id, local: local.policy, target: target,
             ports: .init(lookups: lookups, dialer: dialer, keyStore: local.keyStore, clock: ports, random: ports, timers: ports),
             timeouts: clientTimeouts, log: Self.timedLog(logger, metrics: metrics, side: "client")) { [weak self] result in
-                self?.clientFinished(key, result)
+                self?.clientFinished(pair, result)
             }
-        inFlight[key] = (record, DispatchTime.now().uptimeNanoseconds, [completion])
+        clientRecords[pair] = (record, DispatchTime.now().uptimeNanoseconds)
         metrics?.requested("started")
         logger.info("\(id) crossover \(localRealm) → \(target)")
         record.start()
     }
 
-    private func clientFinished(_ key: String, _ result: Result<ClientCrossover.Success, KXError>) {
-        guard let entry = inFlight.removeValue(forKey: key) else { return }
+    private func clientFinished(_ pair: ExchangeDesk<Waiter>.Pair, _ result: Result<ClientCrossover.Success, KXError>) {
+        guard let entry = clientRecords.removeValue(forKey: pair) else { return }
         metrics?.exchangeFinished(side: "client", failure: Self.failure(result, entry.record.transcript.map(\.rawValue)),
                                   seconds: Self.seconds(since: entry.started))
+        let failure: KXError?
         switch result {
         case .success(let success):
             counters.clientSucceeded += 1
-            failures[key] = nil
+            failure = nil
             note("\(entry.record.id) ok \(success.clientRealm) → \(success.serviceRealm) kvno \(success.kvno) etypes \(success.etypes) via \(success.peerHost)")
         case .failure(let error):
             counters.clientFailed += 1
-            let streak = (failures[key]?.streak ?? 0) + 1
-            // Back off: 10 s, 20 s, 40 s ... at most 10 minutes.
-            let wait = min(600, 10 * pow(2, Double(streak - 1)))
-            failures[key] = (Date().timeIntervalSince1970 + wait, error, streak)
-            note("\(entry.record.id) failed \(key): \(error)")
+            failure = error
+            note("\(entry.record.id) failed \(pair.localRealm)>\(pair.target): \(error)")
         }
-        for waiter in entry.waiters { waiter(result) }
+        for waiter in desk.finished(pair, failure: failure, now: now) { waiter(result) }
     }
 
     private func note(_ line: String) {
@@ -268,9 +274,13 @@ public final class CrossoverEngine {
 
 extension CrossoverEngine: StartTLSAcceptor {
     public func acceptStartTLS(_ handoff: StartTLSHandoff) {
-        if draining { close(handoff.fd); return }   // the peer retries later, against the next kxoverd
-        // Over the global limits the peer finds the connection closed before TLS: no work, no key.
-        if admit("STARTTLS from \(handoff.peer)") != nil { close(handoff.fd); return }
+        // Draining or over the global limits, the peer finds the connection closed
+        // before TLS: no work, no key (it retries later, or against the next kxoverd).
+        if let refusal = desk.admitServer(now: now) {
+            if !draining { refusedByLimits("STARTTLS from \(handoff.peer)", refusal) }
+            close(handoff.fd)
+            return
+        }
         let connection = ServerConnection(handoff: handoff, engine: self, pool: pool, loop: loop, logger: logger)
         serverConnections[ObjectIdentifier(connection)] = connection
         connection.start()

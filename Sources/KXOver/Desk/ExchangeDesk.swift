@@ -1,0 +1,141 @@
+/// The exchange desk: every decision about client exchanges that sits above
+/// the records, as a pure value. Which exchange a new trigger joins, which
+/// realm pair is in failure backoff, what the limits say, whether kxoverd is
+/// draining, and when a key in the KDB counts as usable. It takes `now` and
+/// returns decisions; the daemon carries them out (starts the record, calls
+/// the waiters, logs and counts).
+///
+/// `Waiter` is whatever the daemon resumes when an exchange ends (a closure);
+/// the desk only keeps and returns them.
+public struct ExchangeDesk<Waiter> {
+    /// One client exchange: the local realm asking for a key with a target.
+    public struct Pair: Hashable, Sendable, CustomStringConvertible {
+        public let localRealm: String
+        public let target: String
+
+        public init(localRealm: String, target: String) {
+            self.localRealm = localRealm
+            self.target = target
+        }
+
+        public var description: String { "\(localRealm) → \(target)" }
+    }
+
+    /// A pair whose last exchange failed: no new one before `until`.
+    public struct Backoff: Sendable {
+        public let until: Double
+        public let error: KXError
+        public let streak: Int
+    }
+
+    /// What to do with a request for a pair's key.
+    public enum Decision {
+        /// Run a new exchange (the caller made the record; the waiter is kept).
+        case start
+        /// An exchange for the pair runs already; the waiter was added to it.
+        case join
+        /// No exchange now; tell the waiter at once.
+        case refuse(KXError, Refusal)
+    }
+
+    public enum Refusal: String, Sendable {
+        case draining
+        case backoff
+        case limits
+    }
+
+    public private(set) var running: [Pair: [Waiter]] = [:]
+    public private(set) var backoffs: [Pair: Backoff] = [:]
+    public private(set) var draining = false
+    public var admission: ExchangeAdmission
+    /// Server exchanges (TLS sessions held) that count against the in-flight limit.
+    public var serverSessions = 0
+
+    /// Backoff after the n-th failure in a row: 10 s, 20 s, 40 s ... at most 10 minutes.
+    public static func backoffSeconds(streak: Int) -> Double {
+        min(600, 10 * Double(1 << min(max(streak - 1, 0), 10)))
+    }
+
+    public init(admission: ExchangeAdmission) {
+        self.admission = admission
+    }
+
+    /// A request for `pair`'s key: join the running exchange, refuse, or start one.
+    public mutating func request(_ pair: Pair, waiter: Waiter, now: Double) -> Decision {
+        if running[pair] != nil {
+            running[pair]!.append(waiter)
+            return .join
+        }
+        if draining {
+            return .refuse(KXError(.cancelled, "kxoverd is stopping; no new exchange starts"), .draining)
+        }
+        if let backoff = backoffs[pair] {
+            if backoff.until > now {
+                let wait = Int((backoff.until - now).rounded(.up))
+                return .refuse(KXError(backoff.error.code, "\(backoff.error.detail) (failed \(backoff.streak)x; next attempt in \(wait) s)"), .backoff)
+            }
+        }
+        if let refusal = admit(now: now) {
+            return .refuse(refusal, .limits)
+        }
+        running[pair] = [waiter]
+        return .start
+    }
+
+    /// A server exchange wants to begin (a STARTTLS arrived): nil when it may.
+    public mutating func admitServer(now: Double) -> KXError? {
+        if draining { return KXError(.cancelled, "kxoverd is stopping") }
+        return admit(now: now)
+    }
+
+    private mutating func admit(now: Double) -> KXError? {
+        guard let refusal = admission.admit(inFlight: running.count + serverSessions, now: now) else { return nil }
+        return KXError(.rateLimited, refusal)
+    }
+
+    /// The pair's exchange ended: its waiters, to be resumed with `outcome`.
+    /// A failure puts the pair in backoff; a success clears it.
+    public mutating func finished(_ pair: Pair, failure: KXError?, now: Double) -> [Waiter] {
+        let waiters = running.removeValue(forKey: pair) ?? []
+        if let failure {
+            let streak = (backoffs[pair]?.streak ?? 0) + 1
+            backoffs[pair] = Backoff(until: now + Self.backoffSeconds(streak: streak), error: failure, streak: streak)
+        } else {
+            backoffs[pair] = nil
+        }
+        prune(now: now)
+        return waiters
+    }
+
+    /// An administrator removed the pair's key: the next request may cross at once.
+    /// True if a backoff was cleared.
+    @discardableResult
+    public mutating func keyRemoved(_ pair: Pair) -> Bool {
+        backoffs.removeValue(forKey: pair) != nil
+    }
+
+    public mutating func beginDraining() { draining = true }
+
+    /// Backoffs whose wait is over are dropped once they are also older than
+    /// the longest backoff, so the map stays as small as the pairs that failed
+    /// recently (a streak resets after a quiet spell of ten minutes).
+    public mutating func prune(now: Double) {
+        backoffs = backoffs.filter { $0.value.until + 600 > now }
+    }
+
+    /// The pairs in backoff now, for `kxover status`.
+    public func activeBackoffs(now: Double) -> [(pair: Pair, backoff: Backoff)] {
+        backoffs.filter { $0.value.until > now }.map { ($0.key, $0.value) }.sorted { $0.pair.description < $1.pair.description }
+    }
+
+    /// Whether the KDB entry holds a key a ticket can be issued under now:
+    /// one kvno whose recorded validity covers `now` (a kvno without a
+    /// validity record does not count: kxover cannot tell when it ends).
+    /// Anything else (absent, no valid kvno) means "cross first".
+    public static func hasUsableKey(_ set: ManagedKeySet, now: KerberosTime) -> Bool {
+        set.versions.contains { version in
+            guard let till = version.till, now < till else { return false }
+            return version.from.map { $0 <= now } ?? true
+        }
+    }
+}
