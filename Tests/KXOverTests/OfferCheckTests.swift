@@ -1,6 +1,6 @@
 import SwiftASN1
 import Testing
-import KXOver
+@testable import KXOver
 
 /// Every rule of spec §5.5, positive and negative, and every merge failure.
 @Suite("offer checklists and merge")
@@ -21,7 +21,7 @@ struct OfferCheckTests {
         var reply = Fixture.reply(to: request)
         mutate(&reply)
         do {
-            try OfferChecks.checkReply(reply, request: request)
+            try OfferChecks.checkReply(reply, request: request, now: now)
             _ = try KeySchedule.merge(request: request, reply: reply)
             _ = try KeySchedule.layout(request: request, reply: reply)
             Issue.record("expected \(code), nothing failed")
@@ -35,7 +35,7 @@ struct OfferCheckTests {
         let realms = try OfferChecks.checkRequest(request, now: now)
         #expect(realms == OfferChecks.Realms(client: "CLIENT.TEST", service: "SERVICE.TEST"))
         let reply = Fixture.reply(to: request)
-        try OfferChecks.checkReply(reply, request: request)
+        try OfferChecks.checkReply(reply, request: request, now: now)
         let info = try KeySchedule.merge(request: request, reply: reply)
         #expect(info.kvno == reply.kvno)
         #expect(info.kxName == .crossover(client: "CLIENT.TEST", service: "SERVICE.TEST"))
@@ -84,10 +84,39 @@ struct OfferCheckTests {
         #expect((try? OfferChecks.checkRequest(offer, now: now.adding(seconds: -300))) != nil)
         requestFails(.offerTiming, { _ in }, now: now.adding(seconds: 301))
         requestFails(.offerTiming, { _ in }, now: now.adding(seconds: -301))
-        // A future `from` (early renewal) is allowed.
-        offer.from = offer.requestTime.adding(seconds: 86_400)
+        // `from` may lead request-time by the clock skew, not more (spec §5.5 rule 4).
+        offer.from = offer.requestTime.adding(seconds: 300)
         offer.till = offer.from.adding(seconds: 14 * 86_400)
         #expect((try? OfferChecks.checkRequest(offer, now: now)) != nil)
+        requestFails(.offerTiming) { $0.from = $0.requestTime.adding(seconds: 301); $0.till = $0.from.adding(seconds: 14 * 86_400) }
+    }
+
+    /// A peer cannot stretch a key's life: from = now + 10 years is refused on
+    /// both sides, and so is a till beyond now plus the maximum lifetime.
+    @Test func aPeerCannotStretchAKeysLife() {
+        let tenYears: Int64 = 10 * 365 * 86_400
+        requestFails(.offerTiming) { $0.from = $0.requestTime.adding(seconds: tenYears); $0.till = $0.from.adding(seconds: 14 * 86_400) }
+        requestFails(.offerTiming) { $0.till = $0.requestTime.adding(seconds: tenYears) }
+        replyFails(.offerTiming) { $0.from = $0.requestTime.adding(seconds: tenYears); $0.till = $0.from.adding(seconds: 14 * 86_400) }
+        replyFails(.offerTiming) { $0.from = $0.requestTime.adding(seconds: 3_600); $0.till = $0.from.adding(seconds: 14 * 86_400) }
+        // A request whose `from` is a little ahead gets a reply that still ends within the bound.
+        var request = Fixture.request()
+        request.from = request.requestTime.adding(seconds: 200)
+        request.till = request.from.adding(seconds: 14 * 86_400)
+        let reply = OfferBuilder.reply(to: request, serviceRealm: "SERVICE.TEST", now: now, salt: [1], kvno: 3052,
+                                       etypes: [18], lifetime: LifetimePolicy.maximumAccepted)
+        #expect((try? OfferChecks.checkReply(reply, request: request, now: now)) != nil)
+    }
+
+    /// The server's per-pair rate limit holds when its clock steps back: a key
+    /// that seems to be made in the future counts as made just now.
+    @Test func aClockStepBackwardsNeverLiftsTheRateLimit() throws {
+        let made = now.adding(seconds: 3_600)
+        let kvno = try #require(KvnoPolicy.next(now: now, existing: []))
+        let versions = [ManagedKeySet.Version(kvno: kvno, etypes: [18], from: made, till: made.adding(seconds: 86_400))]
+        #expect(ServerCrossover.rateLimit(versions, now: now)?.code == .rateLimited)
+        #expect(ServerCrossover.rateLimit(versions, now: made.adding(seconds: 5))?.code == .rateLimited)
+        #expect(ServerCrossover.rateLimit(versions, now: made.adding(seconds: 86_400)) == nil)
     }
 
     @Test func etypesSaltAndExtensions() {
@@ -124,7 +153,7 @@ struct OfferCheckTests {
         var request = Fixture.request()
         var reply = Fixture.reply(to: request)
         reply.from = request.requestTime.adding(seconds: -300)
-        #expect((try? OfferChecks.checkReply(reply, request: request)) != nil)
+        #expect((try? OfferChecks.checkReply(reply, request: request, now: now)) != nil)
         replyFails(.offerTiming) { $0.from = $0.requestTime.adding(seconds: -301) }
         replyFails(.offerTiming) { $0.till = $0.from }
         // REP till at or before REQ from: the effective interval is empty.

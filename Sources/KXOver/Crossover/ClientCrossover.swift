@@ -305,7 +305,7 @@ public final class ClientCrossover {
         do {
             let bytes = try result.get()
             reply = try OfferChecks.decode(bytes, expecting: .reply).offer
-            try OfferChecks.checkReply(reply, request: request)
+            try OfferChecks.checkReply(reply, request: request, now: ports.clock.now)
             keyInfo = try KeySchedule.merge(request: request, reply: reply)
             layout = try KeySchedule.layout(request: request, reply: reply)
         } catch let error as KXError {

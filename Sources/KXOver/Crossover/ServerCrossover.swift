@@ -191,8 +191,10 @@ public final class ServerCrossover {
         guard let newest = versions.max(by: { ($0.from ?? now) < ($1.from ?? now) }),
               let serial = KvnoPolicy.components(of: newest.kvno)?.serial, let made = newest.from else { return nil }
         let wait = KvnoPolicy.backoffSeconds(afterSerial: serial)
-        let elapsed = now.secondsSinceEpoch - made.secondsSinceEpoch
-        guard elapsed >= 0, elapsed < wait else { return nil }
+        // A key made "in the future" (our clock stepped back) counts as made
+        // just now: a negative elapsed time never lifts the limit.
+        let elapsed = max(0, now.secondsSinceEpoch - made.secondsSinceEpoch)
+        guard elapsed < wait else { return nil }
         return KXError(.rateLimited, "kvno \(newest.kvno) was made \(elapsed) s ago; the next exchange may start after \(wait) s")
     }
 

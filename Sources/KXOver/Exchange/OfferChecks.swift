@@ -51,7 +51,8 @@ public enum OfferChecks {
             throw KXError(.offerRealm, "realm \"\(realm)\" is not an upper-case DNS-style name")
         }
         try checkNameTypes(offer)
-        try checkInterval(offer, earliestFrom: offer.requestTime, maximumLifetime: maximumLifetime)
+        try checkInterval(offer, earliestFrom: offer.requestTime, latestFrom: offer.requestTime.adding(seconds: LifetimePolicy.clockSkew),
+                          latestTill: now.adding(seconds: maximumLifetime + LifetimePolicy.clockSkew), maximumLifetime: maximumLifetime)
         let skew = abs(offer.requestTime.secondsSinceEpoch - now.secondsSinceEpoch)
         guard skew <= LifetimePolicy.clockSkew else {
             throw KXError(.offerTiming, "request-time \(offer.requestTime) is \(skew) s away from our clock (limit \(LifetimePolicy.clockSkew) s)")
@@ -60,8 +61,8 @@ public enum OfferChecks {
         return Realms(client: client, service: service)
     }
 
-    /// Client side, on KX-REP answering `request` (whose realms we chose).
-    public static func checkReply(_ reply: KXOffer, request: KXOffer,
+    /// Client side, on KX-REP answering `request` (whose realms we chose), at `now`.
+    public static func checkReply(_ reply: KXOffer, request: KXOffer, now: KerberosTime,
                                   maximumLifetime: Int64 = LifetimePolicy.maximumAccepted) throws {
         guard reply.requestTime == request.requestTime else {
             throw KXError(.mergeTiming, "KX-REP request-time \(reply.requestTime) does not echo \(request.requestTime)")
@@ -85,9 +86,10 @@ public enum OfferChecks {
             throw KXError(.offerRealm, "KX-REP my-name realm \(reply.myName.realm) is not \(service)")
         }
         try checkNameTypes(reply)
-        // The server's clock may run behind ours: allow the usual skew.
+        // The server's clock may run behind or ahead of ours: allow the usual skew.
         try checkInterval(reply, earliestFrom: request.requestTime.adding(seconds: -LifetimePolicy.clockSkew),
-                          maximumLifetime: maximumLifetime)
+                          latestFrom: max(request.from, request.requestTime).adding(seconds: LifetimePolicy.clockSkew),
+                          latestTill: now.adding(seconds: maximumLifetime + LifetimePolicy.clockSkew), maximumLifetime: maximumLifetime)
         guard KvnoPolicy.isAcceptable(reply.kvno) else {
             throw KXError(.offerKvno, "KX-REP kvno \(reply.kvno) is outside 2...32767")
         }
@@ -101,9 +103,21 @@ public enum OfferChecks {
         }
     }
 
-    static func checkInterval(_ offer: KXOffer, earliestFrom: KerberosTime, maximumLifetime: Int64) throws {
+    /// Spec §5.5 rule 4: the interval starts no earlier than the request and
+    /// no later than the request plus the clock skew (MIT uses a key the
+    /// moment it is written, so a later `from` delays nothing and could only
+    /// stretch the recorded `till`), and ends within the maximum lifetime of
+    /// now.
+    static func checkInterval(_ offer: KXOffer, earliestFrom: KerberosTime, latestFrom: KerberosTime,
+                              latestTill: KerberosTime, maximumLifetime: Int64) throws {
         guard earliestFrom <= offer.from else {
             throw KXError(.offerTiming, "from \(offer.from) is before request-time \(earliestFrom)")
+        }
+        guard offer.from <= latestFrom else {
+            throw KXError(.offerTiming, "from \(offer.from) is later than \(latestFrom) (request-time plus \(LifetimePolicy.clockSkew) s)")
+        }
+        guard offer.till <= latestTill else {
+            throw KXError(.offerTiming, "till \(offer.till) is later than \(latestTill) (now plus the maximum lifetime)")
         }
         guard offer.from < offer.till else {
             throw KXError(.offerTiming, "till \(offer.till) is not after from \(offer.from)")
