@@ -80,7 +80,7 @@ var targets: [Target] = [
     .target(name: "KXTestSupport", path: "Tests/KXTestSupport"),
     .testTarget(name: "KXDNSTests", dependencies: ["KXDNS", "KXOver", "KXEventLoop", "KXTestSupport"]),
     .testTarget(name: "KXDaemonTests", dependencies: ["KXDaemon", "KXOver", "KXEventLoop", "KXKDB", "KXDNS", "TLSPool", "KXTestSupport"]),
-    .testTarget(name: "TLSPoolTests", dependencies: ["TLSPool", "KXOver", "KXEventLoop"]),
+    .testTarget(name: "TLSPoolTests", dependencies: ["TLSPool", "KXOver", "KXEventLoop", "KXTestSupport"]),
 ]
 
 if fuzzing {

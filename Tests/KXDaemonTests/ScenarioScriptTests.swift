@@ -35,11 +35,16 @@ struct ScenarioScriptTests {
                              "PASS: remote mode: 50 start/stop cycles of the service kxoverd"]),
     ]
 
+    /// No script may hang the suite: each gets this long (its usual run
+    /// takes a third of it or less on two cores), then fails with its name.
+    static let timeLimit = 900
+
     @Test(arguments: scenarios)
     func scenario(_ scenario: Scenario) throws {
-        let process = try TestProcess([scenario.script])
-        process.waitForExit()
+        let process = try TestProcess(["timeout", "--kill-after=20", "\(Self.timeLimit)", TestProcess.repoRoot + "/" + scenario.script])
+        let status = process.waitForExit()
         let output = process.output
+        #expect((status >> 8) & 0xFF != 124, "\(scenario.script) did not finish within \(Self.timeLimit) s:\n\(output)")
         #expect(process.succeeded, "\(output)")
         for line in scenario.mustPrint { #expect(output.contains(line), "\(output)") }
         #expect(output.contains(" passed, 0 failed"), "\(output)")

@@ -16,10 +16,14 @@ struct FuzzRegressionTests {
         return names.filter { !$0.hasPrefix(".") }.sorted().map { dir.appendingPathComponent($0) }
     }
 
-    @Test func seedCorporaExist() {
+    @Test func seedCorporaAndRegressionsExist() {
         #expect(Self.files(in: "corpus/decoders").count >= 5)
-        #expect(Self.files(in: "corpus/framer").count >= 5)
+        #expect(Self.files(in: "corpus/framer").count >= 3)
         #expect(Self.files(in: "corpus/dns").count >= 5)
+        // An emptied (or moved) regression folder must fail, not replay nothing.
+        for target in ["decoders", "framer", "dns"] {
+            #expect(!Self.files(in: "regressions/\(target)").isEmpty, "Fuzz/regressions/\(target) holds no input")
+        }
     }
 
     @Test func dnsRecordInputsHoldTheirProperties() throws {

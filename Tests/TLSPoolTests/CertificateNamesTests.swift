@@ -1,5 +1,6 @@
 import Foundation
 import KXOver
+import KXTestSupport
 import Testing
 @testable import TLSPool
 
@@ -29,7 +30,8 @@ struct CertificateNamesTests {
     }
 
     @Test func garbageNeverTraps() throws {
-        var generator = SystemRandomNumberGenerator()
+        // Seeded: a failing round replays exactly.
+        var generator = SeededRandom(seed: 0x6b78_6365_7274)
         let real = try der("kdc-b.crt")
         for round in 0..<2000 {
             var bytes = real

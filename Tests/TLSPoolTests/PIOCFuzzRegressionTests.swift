@@ -11,15 +11,16 @@ struct PIOCFuzzRegressionTests {
         .appendingPathComponent("Fuzz")
 
     @Test func corpusAndFindingsHoldTheProperty() throws {
-        var count = 0
+        var counts: [String: Int] = [:]
         for folder in ["corpus/pioc", "regressions/pioc"] {
             let dir = Self.fuzzDirectory.appendingPathComponent(folder)
             for name in try FileManager.default.contentsOfDirectory(atPath: dir.path) where !name.hasPrefix(".") {
                 PIOCFuzz.record(Array(try Data(contentsOf: dir.appendingPathComponent(name))))
-                count += 1
+                counts[folder, default: 0] += 1
             }
         }
-        #expect(count >= 5)
+        #expect(counts["corpus/pioc", default: 0] >= 3)
+        #expect(counts["regressions/pioc", default: 0] >= 1, "Fuzz/regressions/pioc holds no input")
     }
 
     @Test func shortAndLongInputs() {
