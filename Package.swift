@@ -68,19 +68,23 @@ var targets: [Target] = [
     ),
     .executableTarget(name: "kxover-dns-bench", dependencies: ["KXDNS", "KXEventLoop", "KXOver", "CUnbound"], path: "Benchmarks/kxover-dns-bench"),
     .executableTarget(name: "kxover-relay-bench", dependencies: ["KXDaemon", "KXEventLoop", "KXOver"], path: "Benchmarks/kxover-relay-bench"),
-    .executableTarget(name: "kxover-tls-bench", dependencies: ["TLSPool", "KXEventLoop"], path: "Benchmarks/kxover-tls-bench"),
+    .executableTarget(name: "kxover-tls-bench", dependencies: ["TLSPool", "TLSPoolHarness", "KXEventLoop"], path: "Benchmarks/kxover-tls-bench"),
     .executableTarget(name: "kxover-kdb-bench", dependencies: ["KXKDB", "KXOver"], path: "Benchmarks/kxover-kdb-bench"),
     .executableTarget(name: "kxover-concurrency-bench", dependencies: ["KXDaemon", "KXDNS", "KXEventLoop", "KXOver", "TLSPool",
                                                                   .product(name: "Logging", package: "swift-log")],
                       path: "Benchmarks/kxover-concurrency-bench"),
-    .testTarget(name: "KXOverTests", dependencies: ["KXOver", "KXTestSupport"], exclude: ["Vectors"]),
+    // The properties the fuzzers check, shared with the regression replay in the unit tests.
+    .target(name: "KXFuzzChecks", dependencies: ["KXOver", "TLSPool"], path: "Fuzz/KXFuzzChecks"),
+    // N full mutual handshakes through two pools on loopback, for tests and benchmarks.
+    .target(name: "TLSPoolHarness", dependencies: ["TLSPool", "KXEventLoop", "KXOver"], path: "Benchmarks/TLSPoolHarness"),
+    .testTarget(name: "KXOverTests", dependencies: ["KXOver", "KXTestSupport", "KXFuzzChecks"], exclude: ["Vectors"]),
     .testTarget(name: "KXKDBTests", dependencies: ["KXKDB", "KXOver", "KXEventLoop", "kxover"]),
     .testTarget(name: "KXEventLoopTests", dependencies: ["KXEventLoop"]),
     // Shared by the integration tests: a posix_spawn process runner.
     .target(name: "KXTestSupport", path: "Tests/KXTestSupport"),
     .testTarget(name: "KXDNSTests", dependencies: ["KXDNS", "KXOver", "KXEventLoop", "KXTestSupport"]),
     .testTarget(name: "KXDaemonTests", dependencies: ["KXDaemon", "KXOver", "KXEventLoop", "KXKDB", "KXDNS", "TLSPool", "KXTestSupport"]),
-    .testTarget(name: "TLSPoolTests", dependencies: ["TLSPool", "KXOver", "KXEventLoop", "KXTestSupport"]),
+    .testTarget(name: "TLSPoolTests", dependencies: ["TLSPool", "KXOver", "KXEventLoop", "KXTestSupport", "KXFuzzChecks", "TLSPoolHarness"]),
 ]
 
 if fuzzing {
@@ -89,7 +93,7 @@ if fuzzing {
     targets.append(.target(name: "CFuzzDriver", path: "Fuzz/CFuzzDriver"))
     targets.append(.executableTarget(
         name: "kxover-fuzz",
-        dependencies: ["KXOver", "TLSPool", "CFuzzDriver"],
+        dependencies: ["KXOver", "TLSPool", "KXFuzzChecks", "CFuzzDriver"],
         path: "Fuzz/kxover-fuzz"
     ))
 }

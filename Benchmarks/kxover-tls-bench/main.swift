@@ -1,3 +1,4 @@
+import TLSPoolHarness
 import Foundation
 import KXEventLoop
 import TLSPool

@@ -1,4 +1,5 @@
 @preconcurrency import Glibc
+import KXFuzzChecks
 import CFuzzDriver
 import KXOver
 import TLSPool

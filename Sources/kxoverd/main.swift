@@ -19,6 +19,10 @@ struct KXOverD: ParsableCommand {
             help: ArgumentHelp("Write the process id to this file (overrides [kxoverd] pid_file), as krb5kdc -P does.", valueName: "pidfile"))
     var pidFile: String?
 
+    @Option(name: .customLong("debug-stop-at-stage"),
+            help: ArgumentHelp("For tests: stop (SIGSTOP) as an exchange enters this stage, e.g. C11.", visibility: .hidden))
+    var debugStopAtStage: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = ProcessInfo.processInfo.environment["KXOVER_LOG_LEVEL"] ?? "info"
 
@@ -52,6 +56,10 @@ struct KXOverD: ParsableCommand {
         }
         do {
             let daemon = try Daemon(configuration: configuration, logger: logger)
+            if let stage = debugStopAtStage {
+                logger.warning("debug option --debug-stop-at-stage \(stage): kxoverd stops itself when an exchange enters that stage")
+                daemon.engine.faults = StageFaults(stopAt: stage, logger: logger)
+            }
             try daemon.run()
         } catch let error as ConfigurationError {
             FileHandle.standardError.write(Data("kxoverd: \(error)\n".utf8))

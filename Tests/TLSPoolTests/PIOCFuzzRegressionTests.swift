@@ -1,3 +1,4 @@
+import KXFuzzChecks
 import Foundation
 import Testing
 import TLSPool

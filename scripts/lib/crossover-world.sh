@@ -143,7 +143,9 @@ world_start() {
   # On a restart, move the last run's log aside first: its "kxoverd ready" line
   # would otherwise satisfy the wait below before the new process truncates it.
   if [ -f "$dir/$name-kxoverd.log" ]; then mv "$dir/$name-kxoverd.log" "$dir/$name-kxoverd.log.previous"; fi
-  "$KXOVERD" --config "$dir/$name-kxover.conf" </dev/null >"$dir/$name-kxoverd.log" 2>&1 &
+  # $WORLD_STOP_AT_STAGE: the test-only fault hook (kxoverd --debug-stop-at-stage).
+  "$KXOVERD" --config "$dir/$name-kxover.conf" ${WORLD_STOP_AT_STAGE:+--debug-stop-at-stage "$WORLD_STOP_AT_STAGE"} \
+    </dev/null >"$dir/$name-kxoverd.log" 2>&1 &
   echo $! >"$dir/$name-kxoverd.pid"
   for i in $(seq 1 100); do
     grep -q "kxoverd ready" "$dir/$name-kxoverd.log" 2>/dev/null && return 0

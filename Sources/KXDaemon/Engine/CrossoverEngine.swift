@@ -39,6 +39,8 @@ public final class CrossoverEngine {
     public private(set) var recent: [(at: Double, line: String)] = []
     /// Counts exchanges, DNS answers and key writes when set (kxoverd sets it).
     public var metrics: DaemonMetrics?
+    /// Fault injection, wired only by kxoverd's --debug-stop-at-stage.
+    public var faults: StageFaults?
 
     var realms: [String: LocalRealm]
     let lookups: KXOverLookups
@@ -164,7 +166,7 @@ public final class CrossoverEngine {
         let record = ClientCrossover(
             id: id, local: local.policy, target: target,
             ports: .init(lookups: lookups, dialer: dialer, keyStore: local.keyStore, clock: ports, random: ports, timers: ports),
-            timeouts: clientTimeouts, log: Self.timedLog(logger, metrics: metrics, side: "client")) { [weak self] result in
+            timeouts: clientTimeouts, log: Self.timedLog(logger, metrics: metrics, side: "client", faults: faults)) { [weak self] result in
                 self?.clientFinished(pair, result)
             }
         clientRecords[pair] = (record, DispatchTime.now().uptimeNanoseconds)
@@ -224,7 +226,7 @@ public final class CrossoverEngine {
         let stores = realms.mapValues(\.keyStore)
         let record = ServerCrossover(id: id, frame: frame, session: session, locals: realms.values.map(\.policy),
                                      ports: .init(lookups: lookups, keyStores: stores, clock: ports, random: ports, timers: ports),
-                                     log: Self.timedLog(logger, metrics: metrics, side: "server")) { [weak self] result in
+                                     log: Self.timedLog(logger, metrics: metrics, side: "server", faults: faults)) { [weak self] result in
             self?.serverFinished(result, id: id)
             completion(result)
         }
@@ -245,7 +247,10 @@ public final class CrossoverEngine {
     /// Logs each stage with the milliseconds since the exchange began.
     /// Each stage's duration also goes to the stage histogram (a stage ends
     /// when the next begins, the exchange finishes, or the stage fails).
-    static func timedLog(_ logger: Logger, metrics: DaemonMetrics? = nil, side: String = "") -> (CrossoverEvent) -> Void {
+    /// `faults`, when kxoverd was started with a debug option, sees each
+    /// stage as it is entered, before its work begins.
+    static func timedLog(_ logger: Logger, metrics: DaemonMetrics? = nil, side: String = "",
+                         faults: StageFaults? = nil) -> (CrossoverEvent) -> Void {
         let start = DispatchTime.now().uptimeNanoseconds
         var current: (stage: String, since: UInt64)?
         return { event in
@@ -257,17 +262,9 @@ public final class CrossoverEngine {
                 let ended = event.stage == "finished" || event.stage.hasSuffix(" failed")
                 current = ended ? nil : (event.stage, now)
             }
-            if let stop = stopAtStage, event.stage == stop {
-                logger.warning("KXOVER_TEST_STOP_AT_STAGE: stopping the process on entering \(stop)")
-                raise(SIGSTOP)
-            }
+            faults?.stageEntered(event.stage)
         }
     }
-
-    /// Fault injection for tests only: the process stops itself (SIGSTOP) as
-    /// an exchange enters this stage, before the stage's work begins, so that
-    /// a test can kill it at exactly that point (scripts/e2e-faults).
-    static let stopAtStage = ProcessInfo.processInfo.environment["KXOVER_TEST_STOP_AT_STAGE"]
 
     var kdcHosts: Set<String> { Set(realms.values.map { $0.policy.kdcHost.lowercased() }) }
 }

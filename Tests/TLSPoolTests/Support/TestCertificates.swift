@@ -1,3 +1,4 @@
+import TLSPoolHarness
 import KXEventLoop
 import KXOver
 import Foundation

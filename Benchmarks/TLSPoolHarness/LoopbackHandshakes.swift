@@ -1,6 +1,7 @@
 import Foundation
 import KXEventLoop
 import KXOver
+import TLSPool
 
 /// Full mutual STARTTLS exchanges through two pools over loopback TCP, driven
 /// on one event loop: what tests and benchmarks need to run N handshakes.

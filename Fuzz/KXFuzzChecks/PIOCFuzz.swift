@@ -1,3 +1,5 @@
+import TLSPool
+
 /// The property the `pioc` fuzz target (and its regression replay) checks:
 /// any 388 bytes decode to a record that encodes back to exactly those
 /// bytes, and every typed view of the payload reads without trapping.

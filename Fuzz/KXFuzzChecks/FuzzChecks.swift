@@ -1,3 +1,5 @@
+import KXOver
+
 /// The properties the fuzzers and the regression replay check for any input.
 /// A violated property traps, which libFuzzer reports as a finding.
 public enum FuzzChecks {

@@ -1,4 +1,5 @@
 import Foundation
+import TLSPool
 
 /// A connected TCP pair on 127.0.0.1 (close-on-exec both), for handshakes
 /// through the pool without any network: the two KDC sides' sockets.
