@@ -39,6 +39,11 @@ public final class ProfileFile {
         list(path) { profile_get_subsection_names($0, UnsafeMutablePointer(mutating: $1), $2) }
     }
 
+    /// Names of the top-level sections (`[kxoverd]`, `[realms]`, ...).
+    public func sections() -> [String] {
+        subsections([])
+    }
+
     /// Names of the relations (leaf keys) directly under `path`.
     public func relations(_ path: [String]) -> [String] {
         list(path) { profile_get_relation_names($0, UnsafeMutablePointer(mutating: $1), $2) }

@@ -42,13 +42,14 @@ struct KXOverD: ParsableCommand {
             configuration = try Configuration.load(path: path)
             if let pidFile { configuration.pidFile = pidFile }
         } catch let error as ConfigurationError {
-            FileHandle.standardError.write(Data("kxoverd: \(error)\n".utf8))
+            // One "FILE:LINE: problem" line each, as compilers write them.
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
             throw ExitCode(1)
         }
         if checkOnly {
             let problems = configuration.daemonProblems() + KDBAccessCheck.run(configuration, strict: true).problems
             guard problems.isEmpty else {
-                FileHandle.standardError.write(Data("kxoverd: \(ConfigurationError(path: path, problems: problems))\n".utf8))
+                FileHandle.standardError.write(Data("\(ConfigurationError(path: path, problems: problems))\n".utf8))
                 throw ExitCode(1)
             }
             print("kxoverd: \(path) is valid: realms \(configuration.realms.keys.sorted().joined(separator: ", "))")
@@ -62,7 +63,7 @@ struct KXOverD: ParsableCommand {
             }
             try daemon.run()
         } catch let error as ConfigurationError {
-            FileHandle.standardError.write(Data("kxoverd: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
             throw ExitCode(1)
         } catch {
             FileHandle.standardError.write(Data("kxoverd: \(error)\n".utf8))

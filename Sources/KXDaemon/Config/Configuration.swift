@@ -81,6 +81,9 @@ public struct Configuration: Sendable {
         } catch let failure as Krb5Failure {
             throw ConfigurationError(path: path, problems: [failure.description])
         }
+        // Misspelled or misplaced relations first: a value check below would
+        // otherwise miss them (a relation nobody reads is never checked).
+        let misplaced = RelationCheck.problems(in: profile, outline: ProfileOutline(path: path))
         var problems: [String] = []
         var realms: [String: Realm] = [:]
         let allowShort = flag(profile.value(["kxoverd", "allow_short_key_lifetime"]))
@@ -95,7 +98,9 @@ public struct Configuration: Sendable {
             problems.append("[realms] names no realm")
         }
         let resolver = resolverConfiguration(profile, problems: &problems)
-        guard problems.isEmpty else { throw ConfigurationError(path: path, problems: problems) }
+        guard misplaced.isEmpty && problems.isEmpty else {
+            throw ConfigurationError(path: path, located: misplaced + ConfigurationError(path: path, problems: problems).located)
+        }
         var configuration = Configuration(path: path, realms: realms, resolver: resolver)
         configuration.listen = profile.values(["kxoverd", "listen"]).flatMap { $0.split(separator: " ").map(String.init) }
         configuration.backendKDC = profile.value(["kxoverd", "backend_kdc"])
@@ -279,20 +284,6 @@ public struct Configuration: Sendable {
             throw ConfigurationError(path: path, problems: ["realm \(name) is not configured (configured: \(realms.keys.sorted().joined(separator: ", ")))"])
         }
         return realm
-    }
-}
-
-public struct ConfigurationError: Error, CustomStringConvertible {
-    public let path: String
-    public let problems: [String]
-
-    public init(path: String, problems: [String]) {
-        self.path = path
-        self.problems = problems
-    }
-
-    public var description: String {
-        (["configuration \(path):"] + problems.map { "  " + $0 }).joined(separator: "\n")
     }
 }
 

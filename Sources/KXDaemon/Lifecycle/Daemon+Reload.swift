@@ -28,7 +28,7 @@ extension Daemon {
         } catch {
             metrics.reload(applied: false)
             // One line: whoever greps the log finds the reason beside the verdict.
-            let reason = (error as? ConfigurationError).map { "\($0.path): \($0.problems.joined(separator: "; "))" } ?? "\(error)"
+            let reason = (error as? ConfigurationError).map { $0.lines.joined(separator: "; ") } ?? "\(error)"
             return logger.error("SIGHUP: reload rejected, still running with the previous configuration: \(reason)")
         }
         var applied = next
