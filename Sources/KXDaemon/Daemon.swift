@@ -51,19 +51,9 @@ public final class Daemon {
         loop = try EventLoop()
         resolver = try UnboundResolver(configuration: configuration.resolver, loop: loop)
 
-        let realms = configuration.realms.values.sorted { $0.name < $1.name }
-        if configuration.tlsPool == "embedded" {
-            var pool = TLSPoolConfiguration(
-                identities: realms.map(\.poolIdentity),
-                tlsaResolver: LoopTLSAResolver(resolver: resolver, executor: loop.executor, timeout: configuration.resolver.queryTimeout + 1))
-            pool.log = { [logger] line in logger.debug("pool: \(line)") }
-            let server = try TLSPoolServer(configuration: pool)
-            poolServer = server
-            poolClient = TLSPoolClient(connection: try server.connectInProcess(), loop: loop)
-        } else {
-            poolServer = nil
-            poolClient = try TLSPoolClient.connect(path: configuration.tlsPool, loop: loop)
-        }
+        let pool = try Self.openPool(configuration, resolver: resolver, loop: loop, logger: logger)
+        poolServer = pool.server
+        poolClient = pool.client
 
         let observed = ObservedResolver(resolver, metrics: metrics)
         // Host-based referrals: the engine (resolving a host before krb5kdc sees
@@ -80,11 +70,7 @@ public final class Daemon {
         hostRealmServer = configuration.hostRealmSocket.map { [loop] in
             HostRealmServer(path: $0, lookups: KXOverLookups(resolver: lookupResolver), loop: loop, logger: logger)
         }
-        let frontConfiguration = FrontEndConfiguration(
-            realm: realms[0].name,
-            listen: try configuration.listen.map { try SocketAddress(parsing: $0, defaultPort: 88) },
-            backend: try SocketAddress(parsing: configuration.backendKDC!, defaultPort: 88))
-        frontEnd = try KDCFrontEnd(configuration: frontConfiguration, loop: loop)
+        frontEnd = try KDCFrontEnd(configuration: try configuration.frontEndConfiguration(), loop: loop)
         frontEnd.interceptor = engine
         frontEnd.startTLSAcceptor = engine
         applyRealms(configuration)

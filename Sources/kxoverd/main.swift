@@ -47,7 +47,7 @@ struct KXOverD: ParsableCommand {
             throw ExitCode(1)
         }
         if checkOnly {
-            let problems = configuration.daemonProblems() + KDBAccessCheck.run(configuration, strict: true).problems
+            let problems = StartupCheck.problems(of: configuration)
             guard problems.isEmpty else {
                 FileHandle.standardError.write(Data("\(ConfigurationError(path: path, problems: problems))\n".utf8))
                 throw ExitCode(1)

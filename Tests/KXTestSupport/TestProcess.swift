@@ -74,6 +74,18 @@ public final class TestProcess {
     }
 
     public var succeeded: Bool { exitStatus.map { $0 & 0x7F == 0 && ($0 >> 8) & 0xFF == 0 } ?? false }
+    /// The exit code of a child that exited (not killed by a signal).
+    public var exitCode: Int32? { exitStatus.flatMap { $0 & 0x7F == 0 ? ($0 >> 8) & 0xFF : nil } }
+
+    /// The path of one of this package's executables: the test bundle lives
+    /// in the build products folder beside them.
+    public static func builtExecutable(_ name: String) -> String {
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent(name).path), dir.path != "/" {
+            dir = dir.deletingLastPathComponent()
+        }
+        return dir.appendingPathComponent(name).path
+    }
     public var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
 
     /// Runs to completion without a loop (scripts that need no front end).

@@ -146,6 +146,7 @@ public struct Configuration: Sendable {
         var problems: [String] = []
         if listen.isEmpty { problems.append("[kxoverd] listen is missing (e.g. listen = 0.0.0.0:88)") }
         if backendKDC == nil { problems.append("[kxoverd] backend_kdc is missing (krb5kdc's own address, e.g. 127.0.0.1:8888)") }
+        problems += addressProblems()
         for (key, socket) in [("hostrealm_socket", hostRealmSocket), ("control_socket", controlSocket)] {
             guard let socket else { continue }
             let folder = (socket as NSString).deletingLastPathComponent
