@@ -12,7 +12,7 @@ struct KXOverD: ParsableCommand {
     @Option(name: .shortAndLong, help: "Configuration file. Default: $KXOVER_CONFIG or /etc/kxover/kxover.conf.")
     var config: String?
 
-    @Flag(name: .customShort("n"), help: "Check the configuration and exit (like krb5kdc's syntax check).")
+    @Flag(name: .customShort("n"), help: "Check the configuration, and what kxoverd checks as it starts, then exit without starting.")
     var checkOnly = false
 
     @Option(name: [.customShort("P"), .customLong("pid-file")],
@@ -23,13 +23,28 @@ struct KXOverD: ParsableCommand {
             help: ArgumentHelp("For tests: stop (SIGSTOP) as an exchange enters this stage, e.g. C11.", visibility: .hidden))
     var debugStopAtStage: String?
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
-    var logLevel: String = ProcessInfo.processInfo.environment["KXOVER_LOG_LEVEL"] ?? "info"
+    // No default value here: ArgumentParser would print whatever
+    // $KXOVER_LOG_LEVEL holds as "the default", unlike kxoverd(8).
+    @Option(help: ArgumentHelp("Log level: \(Self.levelNames). Default: $KXOVER_LOG_LEVEL when set, else info.",
+                               valueName: "level"))
+    var logLevel: String?
+
+    static let levelNames = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+
+    func validate() throws {
+        if let logLevel, Logger.Level(rawValue: logLevel) == nil {
+            throw ValidationError("--log-level \(logLevel) is not one of \(Self.levelNames)")
+        }
+    }
 
     func run() throws {
         // A write to a kadmind (or peer) that has gone away must fail, not kill the process.
         signal(SIGPIPE, SIG_IGN)
-        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let chosen = logLevel ?? ProcessInfo.processInfo.environment["KXOVER_LOG_LEVEL"] ?? "info"
+        guard let level = Logger.Level(rawValue: chosen) else {
+            FileHandle.standardError.write(Data("kxoverd: KXOVER_LOG_LEVEL \(chosen) is not one of \(Self.levelNames)\n".utf8))
+            throw ExitCode(1)
+        }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
