@@ -67,8 +67,23 @@ public struct ResolverConfiguration: Sendable, Hashable {
         return problems
     }
 
-    /// Servers on loopback need unbound's do-not-query-localhost switched off.
+    /// Servers on loopback need unbound's do-not-query-localhost switched
+    /// off (it refuses 127.0.0.0/8 and ::1 by default); kxoverd does that
+    /// itself, so a local forwarder needs no dns_option.
     var usesLoopbackServers: Bool {
-        (forwarders + stubs.map(\.address)).contains { $0.hasPrefix("127.") || $0.hasPrefix("::1") }
+        (forwarders + stubs.map(\.address)).contains(where: Self.isLoopback)
+    }
+
+    /// "ADDRESS[@PORT]" as libunbound takes servers, for ADDRESS in
+    /// 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104.
+    static func isLoopback(_ server: String) -> Bool {
+        let address = String(server.split(separator: "@", maxSplits: 1).first ?? "")
+        var v4 = in_addr()
+        if inet_pton(AF_INET, address, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
+        var v6 = in6_addr()
+        guard inet_pton(AF_INET6, address, &v6) == 1 else { return false }
+        let bytes = withUnsafeBytes(of: &v6) { Array($0) }
+        let mapped = bytes[0..<10].allSatisfy { $0 == 0 } && bytes[10] == 0xFF && bytes[11] == 0xFF
+        return bytes == [UInt8](repeating: 0, count: 15) + [1] || (mapped && bytes[12] == 127)
     }
 }
