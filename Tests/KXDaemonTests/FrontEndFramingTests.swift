@@ -79,6 +79,39 @@ struct FrontEndFramingTests {
         #expect(harness.frontEnd.counters.protocolDisconnects == 1)
     }
 
+    /// Issue 13, item 6: krb5kdc closes a TCP connection that sends it
+    /// something other than a KDC request, without an answer; the front end
+    /// used to relay it over UDP and keep the client waiting through every
+    /// retry. The UDP waits here are far longer than `drive` lasts.
+    @Test func aFrameThatIsNoKDCRequestIsClosedAtOnce() throws {
+        var limits = FrontEndHarness.testLimits
+        limits.backendUDPWaits = [60]
+        let harness = try FrontEndHarness(limits: limits)
+        for message in [Array("GET / HTTP/1.1\r\n\r\n".utf8), [0x6B] + [UInt8](repeating: 0, count: 20)] {
+            let client = try exchange(harness, TCPFraming.frame(message))
+            #expect(client.received.isEmpty && !client.resetByPeer)
+        }
+        let counters = harness.frontEnd.counters
+        #expect(counters.protocolDisconnects == 2 && counters.tcpRequests == 0 && counters.relayErrors == 0)
+    }
+
+    /// An AS-REQ that does not decode goes to krb5kdc over TCP, not UDP:
+    /// krb5kdc closes at once instead of staying silent, and so do we.
+    @Test func aMalformedKDCRequestEndsAsKrb5kdcEndsIt() throws {
+        var limits = FrontEndHarness.testLimits
+        limits.backendUDPWaits = [60]
+        let harness = try FrontEndHarness(limits: limits)
+        let client = try exchange(harness, TCPFraming.frame([0x6A, 0x0C, 0x30, 0x0A] + [UInt8](repeating: 0xA1, count: 10)))
+        #expect(client.received.isEmpty)
+        let counters = harness.frontEnd.counters
+        #expect(counters.tcpRequests == 1 && counters.relayErrors == 1 && counters.tcpReplies == 0)
+        // A well-formed request is still answered (over UDP first: BackendRoutingTests).
+        let next = try FrontEndTestSocket(tcpTo: harness.address)
+        next.send(TCPFraming.frame(harness.realm.asRequest()))
+        #expect(harness.drive { next.pump().firstFrame != nil })
+        #expect(frontEndKRBErrorCode(next.firstFrame) == 25)
+    }
+
     @Test func startTLSIsHandedToTheAcceptorWithPendingBytes() throws {
         let harness = try FrontEndHarness()
         let acceptor = FrontEndFakeAcceptor()

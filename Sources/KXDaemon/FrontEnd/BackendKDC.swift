@@ -1,5 +1,6 @@
 import Glibc
 import KXEventLoop
+import KXOver
 
 /// One request on its way to krb5kdc. Cancelling drops the completion.
 protocol BackendExchange: AnyObject {
@@ -49,9 +50,13 @@ final class BackendKDC {
     /// Sends a client's request the way its transport and the policy say:
     /// a TCP client's small request over UDP first (unless krb5kdc's reply to
     /// it was too big for UDP before), everything else over its own transport.
+    /// A request that does not decode goes over TCP: krb5kdc ignores such a
+    /// datagram (the client would wait out every UDP retry) but closes a TCP
+    /// connection at once, and the front end then closes the client's.
     func relay(_ request: [UInt8], from client: RelayTransport, completion: @escaping BackendCompletion) -> BackendExchange {
         switch (client, tcpClientPolicy) {
-        case (.tcp, .udpFirst(let maxUDPRequest)) where request.count <= maxUDPRequest && !oversizedReplies.contains(request):
+        case (.tcp, .udpFirst(let maxUDPRequest)) where request.count <= maxUDPRequest && !oversizedReplies.contains(request)
+            && (try? KDCRequestPeek(derEncoded: request)) != nil:
             let exchange = BackendUDPFirstExchange(request: request, backend: self, completion: completion)
             exchange.start()
             return exchange

@@ -5,11 +5,12 @@ import KXOver
 /// One client TCP connection to the public KDC port (spec §8.4): framed
 /// messages are relayed one at a time; STARTTLS hands the socket to the
 /// acceptor; PROBE, unknown flags and over-long frames get a KRB-ERROR 61;
-/// KX messages without TLS and frames below the minimum end the connection.
+/// frames below the minimum and messages other than AS-REQ and TGS-REQ
+/// (KX messages without TLS among them) end the connection at once.
 ///
 ///     serving ─80000001→ startingTLS ─accept word sent→ handed off
 ///     serving ─refusal→ lingering ─EOF or linger timeout→ finished
-///     serving ─KX-REQ/KX-REP, too short, idle, error, EOF→ finished
+///     serving ─not AS-REQ/TGS-REQ, too short, idle, error, EOF→ finished
 final class TCPClientConnection {
     private enum Phase { case serving, startingTLS, lingering, finished }
 
@@ -125,11 +126,14 @@ final class TCPClientConnection {
 
     private func relay(_ message: [UInt8]) {
         switch KerberosMessageClass(firstByte: message[0]) {
-        case .kxRequest, .kxReply:
-            // Spec §3.4: KX-REQ needs TLS first; a KX-REP never goes to a server.
-            return disconnect()
-        default:
+        case .asRequest, .tgsRequest:
             break
+        default:
+            // krb5kdc serves AS-REQ and TGS-REQ only and closes a TCP
+            // connection on anything else, without an answer: so do we, at
+            // once, rather than wait out its silence over UDP. (Spec §3.4:
+            // KX-REQ needs TLS first; a KX-REP never goes to a server.)
+            return disconnect()
         }
         context.counters.tcpRequests += 1
         let relayed = RelayedRequest(
