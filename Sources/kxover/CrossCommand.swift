@@ -21,22 +21,28 @@ struct Cross: ParsableCommand {
     @Flag(help: "Stop before KX-REQ; write nothing.")
     var dryRun = false
 
+    @Option(name: .customLong("debug-stop-at-stage"),
+            help: ArgumentHelp("For tests: stop (SIGSTOP) as the exchange enters this stage, e.g. C6.", visibility: .hidden))
+    var debugStopAtStage: String?
+
     func run() throws {
         let configuration = try options.load()
         guard let local = options.realm ?? (configuration.realms.count == 1 ? configuration.realms.keys.first : nil) else {
             throw CLIError("several realms are configured; name the local one with --realm")
         }
         let rehearsal: CrossoverRehearsal
-        do { rehearsal = try CrossoverRehearsal(configuration: configuration, localRealm: local) }
+        // Each step as it happens: a write per line, not print's buffer, so
+        // a pipe or a file sees a step that hangs before the step after it.
+        let output: (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
+        do { rehearsal = try CrossoverRehearsal(configuration: configuration, localRealm: local, output: output) }
         catch let error as ConfigurationError { throw CLIError(error.description) }
         catch { throw CLIError("\(error)") }
         var failed = false
         if dryRun {
             failed = rehearsal.dryRun(to: remote) != nil
-        } else if case .failure = rehearsal.cross(to: remote) {
+        } else if case .failure = rehearsal.cross(to: remote, stopAtStage: debugStopAtStage) {
             failed = true
         }
-        rehearsal.lines.forEach { print($0) }
         if failed { throw ExitCode(1) }
     }
 }

@@ -22,6 +22,14 @@ new_world() {   # new_world NAME [zone/cert options as for world_up]
   WORLD=$dir
 }
 
+# A process stopped by --debug-stop-at-stage (it raises SIGSTOP as an
+# exchange enters that stage).
+state_of() { awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null; }
+wait_stopped() {   # wait_stopped PID: until the process is stopped (state T), at most 10 s
+  for _ in $(seq 1 200); do [ "$(state_of "$1")" = T ] && return 0; sleep 0.05; done
+  return 1
+}
+
 keys_of() {   # keys_of DIR client|service: kvno and digests of the crossover key, as kxover sees them
   "$KXOVER" show --digests --config "$1/$2-kxover.conf" krbtgt/SERVICE.TEST@CLIENT.TEST 2>&1
 }

@@ -41,6 +41,9 @@ public final class CrossoverEngine {
     public var metrics: DaemonMetrics?
     /// Fault injection, wired only by kxoverd's --debug-stop-at-stage.
     public var faults: StageFaults?
+    /// Sees each stage a client exchange enters, as it enters it (`kxover
+    /// cross` prints them); exchanges already running keep the one they had.
+    public var clientStageObserver: ((CrossoverEvent) -> Void)?
 
     var realms: [String: LocalRealm]
     let lookups: KXOverLookups
@@ -163,10 +166,12 @@ public final class CrossoverEngine {
         }
         sequence += 1
         let id = "kx\(sequence)"
+        let log = Self.timedLog(logger, metrics: metrics, side: "client", faults: faults)
+        let observer = clientStageObserver
         let record = ClientCrossover(
             id: id, local: local.policy, target: target,
             ports: .init(lookups: lookups, dialer: dialer, keyStore: local.keyStore, clock: ports, random: ports, timers: ports),
-            timeouts: clientTimeouts, log: Self.timedLog(logger, metrics: metrics, side: "client", faults: faults)) { [weak self] result in
+            timeouts: clientTimeouts, log: { event in log(event); observer?(event) }) { [weak self] result in
                 self?.clientFinished(pair, result)
             }
         clientRecords[pair] = (record, DispatchTime.now().uptimeNanoseconds)

@@ -11,9 +11,10 @@ import TLSPool
 /// STARTTLS, the TLS 1.3 handshake with DANE, the certificate realm checks —
 /// and stops before KX-REQ, so neither KDB is written (the peer stores its
 /// key only after a KX-REQ). Without --dry-run it runs the whole exchange
-/// and writes the local KDB like kxoverd would.
+/// and writes the local KDB like kxoverd would. Each step goes to `output`
+/// as it happens, timed from the start.
 public final class CrossoverRehearsal {
-    public private(set) var lines: [String] = []
+    private let output: (String) -> Void
     private let configuration: Configuration
     private let local: Configuration.Realm
     private let loop: EventLoop
@@ -22,7 +23,8 @@ public final class CrossoverRehearsal {
     private let poolClient: TLSPoolClient
     private let started = DispatchTime.now().uptimeNanoseconds
 
-    public init(configuration: Configuration, localRealm: String) throws {
+    public init(configuration: Configuration, localRealm: String, output: @escaping (String) -> Void) throws {
+        self.output = output
         self.configuration = configuration
         local = try configuration.realm(localRealm)
         let problems = configuration.daemonProblems().filter { !$0.hasPrefix("[kxoverd]") }
@@ -44,7 +46,7 @@ public final class CrossoverRehearsal {
 
     private func note(_ line: String) {
         let ms = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6
-        lines.append(String(format: "%7.1f ms  ", ms) + line)
+        output(String(format: "%7.1f ms  ", ms) + line)
     }
 
     /// Runs the dry run; nil when every step passed, else why it stopped.
@@ -64,7 +66,7 @@ public final class CrossoverRehearsal {
                     if case .failure(let e) = result { done(e) }; return
                 }
                 note("addresses of \(target.target): \(addresses.joined(separator: " "))")
-                dialer.connect(host: target.target, address: address, port: target.port) { [self] result in
+                _ = dialer.connect(host: target.target, address: address, port: target.port) { [self] result in
                     guard case .success(let peer) = result else { if case .failure(let e) = result { done(e) }; return }
                     connection = peer
                     note("TCP connected to [\(address)]:\(target.port)")
@@ -93,13 +95,16 @@ public final class CrossoverRehearsal {
         return error
     }
 
-    /// Runs a real exchange and writes the local KDB.
-    public func cross(to remote: String, timeout: Double = 60) -> Result<ClientCrossover.Success, KXError> {
+    /// Runs a real exchange and writes the local KDB. `stopAtStage`: the
+    /// test-only fault hook (kxover cross --debug-stop-at-stage).
+    public func cross(to remote: String, timeout: Double = 60, stopAtStage: String? = nil) -> Result<ClientCrossover.Success, KXError> {
         var logger = Logger(label: "kxover")
         logger.logLevel = .critical
         let store = KadmKeyStore(configuration: local.kadmin, executor: loop.executor)
         let engine = CrossoverEngine(loop: loop, realms: [.init(policy: local.crossoverPolicy, keyStore: store)],
                                      resolver: resolver, pool: poolClient, logger: logger)
+        engine.clientStageObserver = { [self] event in note("\(event)") }
+        engine.faults = stopAtStage.map { StageFaults(stopAt: $0, logger: logger) }
         var result: Result<ClientCrossover.Success, KXError>?
         note("\(local.name) → \(remote): crossover")
         engine.crossover(from: local.name, to: .realm(remote)) { result = $0 }
