@@ -120,7 +120,7 @@ public final class Daemon {
                 control = try ControlServer(path: path, loop: loop) { [weak self] command in self?.answer(command) ?? "" }
             }
             if let listen = configuration.metricsListen {
-                let endpoint = try MetricsEndpoint(listen: try SocketAddress(parsing: listen, defaultPort: 9749), loop: loop) { [weak self] in
+                let endpoint = try MetricsEndpoint(listen: try SocketAddress(parsing: listen, defaultPort: MetricsEndpoint.defaultPort), loop: loop) { [weak self] in
                     self?.metrics.registry.render() ?? ""
                 }
                 metricsEndpoint = endpoint

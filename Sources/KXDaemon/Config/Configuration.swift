@@ -155,7 +155,7 @@ public struct Configuration: Sendable {
                 problems.append("[kxoverd] \(key) \(socket) must be an absolute path in an existing directory")
             }
         }
-        if let metricsListen, (try? SocketAddress(parsing: metricsListen, defaultPort: 9749)) == nil {
+        if let metricsListen, (try? SocketAddress(parsing: metricsListen, defaultPort: MetricsEndpoint.defaultPort)) == nil {
             problems.append("[kxoverd] metrics_listen \"\(metricsListen)\" must be ADDRESS:PORT, e.g. 127.0.0.1:9749")
         }
         for realm in realms.values.sorted(by: { $0.name < $1.name }) {

@@ -10,7 +10,7 @@ final class UnixListener {
 
     /// `what` names the socket in errors, e.g. "hostrealm_socket".
     init(path: String, what: String, mode: mode_t = 0o660, backlog: Int32) throws {
-        guard let address = UnixSocketAddress(path) else { throw UnixListenerError("\(what) \(path): path too long") }
+        let address = try Self.checkPath(path, what: what)
         try Self.removeStale(path, address, what: what)
         let fd = socket(AF_UNIX, Sockets.streamType, 0)
         guard fd >= 0 else { throw UnixListenerError("\(what) \(path): socket: \(String(cString: strerror(errno)))") }
@@ -35,10 +35,24 @@ final class UnixListener {
         }
     }
 
+    /// What makes the start fail whoever else is running: a path too long
+    /// for a socket address, or a file there that is not a socket. (A live
+    /// socket is checked only at the start: under `kxoverd -n` it may be the
+    /// running kxoverd's own.)
+    @discardableResult
+    static func checkPath(_ path: String, what: String) throws -> UnixSocketAddress {
+        guard let address = UnixSocketAddress(path) else { throw UnixListenerError("\(what) \(path): path too long") }
+        var info = stat()
+        if lstat(path, &info) == 0, (info.st_mode & S_IFMT) != S_IFSOCK {
+            throw UnixListenerError("\(what) \(path) exists and is not a socket")
+        }
+        return address
+    }
+
+    /// Removes a socket file nobody listens on (`checkPath` has vouched that it is one).
     private static func removeStale(_ path: String, _ address: UnixSocketAddress, what: String) throws {
         var info = stat()
         guard lstat(path, &info) == 0 else { return }
-        guard (info.st_mode & S_IFMT) == S_IFSOCK else { throw UnixListenerError("\(what) \(path) exists and is not a socket") }
         let probe = socket(AF_UNIX, Sockets.streamType, 0)
         guard probe >= 0 else { return }
         defer { Glibc.close(probe) }

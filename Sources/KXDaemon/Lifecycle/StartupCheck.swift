@@ -19,7 +19,8 @@ public enum StartupCheck {
         var problems = configuration.daemonProblems()
         // The pool needs every realm's kdc_host, certificate and key, which daemonProblems reports missing.
         problems += resolverAndPoolProblems(configuration, openPool: problems.isEmpty)
-        problems += listenProblems(configuration)
+        problems += addressProblems(configuration)
+        problems += socketPathProblems(configuration)
         problems += kdbProblems(configuration)
         return problems
     }
@@ -84,21 +85,39 @@ public enum StartupCheck {
         }
     }
 
-    /// Binds each address's UDP socket as the front end does and releases it:
+    /// Binds a UDP socket on each listen and metrics_listen address and
+    /// releases it at once (no listen(), so no client can connect meanwhile):
     /// an address this host does not have, or a port kxoverd may not bind,
     /// fails here as at the start.
-    private static func listenProblems(_ configuration: Configuration) -> [String] {
-        configuration.listen.compactMap { word in
-            guard let address = try? Configuration.address(word) else { return nil }   // reported by daemonProblems
+    private static func addressProblems(_ configuration: Configuration) -> [String] {
+        let listen = configuration.listen.compactMap { word in try? ("listen", word, Configuration.address(word)) }
+        let metrics = configuration.metricsListen.flatMap { word in
+            try? ("metrics_listen", word, SocketAddress(parsing: word, defaultPort: MetricsEndpoint.defaultPort))
+        }
+        // Words that do not parse are daemonProblems' to report.
+        return (listen + (metrics.map { [$0] } ?? [])).compactMap { relation, word, address in
             do {
                 Glibc.close(try Sockets.udpListener(address))
                 return nil
             } catch FrontEndError.system(_, EADDRINUSE) {
                 return nil
             } catch FrontEndError.system(let what, let code) {
-                return "[kxoverd] listen \"\(word)\": \(what): \(String(cString: strerror(code)))"
+                return "[kxoverd] \(relation) \"\(word)\": \(what): \(String(cString: strerror(code)))"
             } catch {
-                return "[kxoverd] listen \"\(word)\": \(error)"
+                return "[kxoverd] \(relation) \"\(word)\": \(error)"
+            }
+        }
+    }
+
+    /// hostrealm_socket and control_socket as UnixListener checks them.
+    private static func socketPathProblems(_ configuration: Configuration) -> [String] {
+        [("hostrealm_socket", configuration.hostRealmSocket), ("control_socket", configuration.controlSocket)].compactMap { relation, path in
+            guard let path else { return nil }
+            do {
+                try UnixListener.checkPath(path, what: relation)
+                return nil
+            } catch {
+                return "[kxoverd] \(error)"
             }
         }
     }

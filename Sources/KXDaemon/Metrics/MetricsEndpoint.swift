@@ -6,6 +6,9 @@ import KXEventLoop
 /// of /metrics per connection, then close). Anything else gets 404 or 405;
 /// requests are bounded in size and time by RequestServer.
 final class MetricsEndpoint {
+    /// metrics_listen's port when it names none.
+    static let defaultPort: UInt16 = 9749
+
     let address: SocketAddress
     private let fd: Int32
     private let server: RequestServer

@@ -141,6 +141,25 @@ struct CheckOnlyTests {
                 "\(unreachable.lines)")
     }
 
+    /// A socket path holding another kind of file, and a metrics address
+    /// this host lacks, fail the start; a live socket would not fail -n (it
+    /// may be the running kxoverd's).
+    @Test func socketPathsAndTheMetricsAddressAreCheckedAsTheStartChecksThem() throws {
+        let world = World.shared
+        let anchor = "    dns_trust_anchor = \(Self.trustAnchor)"
+        let result = try check(configuration(replacing: ["dns_trust_anchor": anchor + """
+
+                hostrealm_socket = \(world.kdcProfile)
+                control_socket = \(world.dir)/control.sock
+                metrics_listen = 192.0.2.1:9749
+            """]))
+        #expect(result.code == 1)
+        #expect(result.lines == [
+            "kxover.conf:7: [kxoverd] metrics_listen \"192.0.2.1:9749\": bind UDP 192.0.2.1:9749: Cannot assign requested address",
+            "kxover.conf:5: [kxoverd] hostrealm_socket \(world.kdcProfile) exists and is not a socket",
+        ])
+    }
+
     @Test func everyProblemIsALineOfItsOwn() throws {
         let result = try check(configuration(replacing: [
             "backend_kdc": "    backend_kdc = 127.0.0.1:88 [::1]:88",
