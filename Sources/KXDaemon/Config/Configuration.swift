@@ -43,9 +43,6 @@ public struct Configuration: Sendable {
     public var hostRealmCacheTTL: Int64 = 60
     /// `[kxoverd]` pid_file.
     public var pidFile: String?
-    /// `[kxoverd]` known_key_ttl: how long a crossover key seen in the KDB is
-    /// trusted to still be there before the KDB is asked again (default 60s).
-    public var knownKeyTTL: Int64 = 60
 
     /// `[kxoverd]` control_socket: where `kxover status` asks the running daemon.
     public var controlSocket: String?
@@ -134,10 +131,6 @@ public struct Configuration: Sendable {
         configuration.hostRealmSocket = profile.value(["kxoverd", "hostrealm_socket"])
         configuration.hostRealmCacheTTL = try duration("hostrealm_cache_ttl", 0...Int64(SecureTXTCache.maximumTTL), "of at most 1h")
             ?? configuration.hostRealmCacheTTL
-        if let ttl = profile.value(["kxoverd", "known_key_ttl"]) {
-            if let seconds = DurationText.seconds(ttl), seconds >= 0 { configuration.knownKeyTTL = seconds }
-            else { throw ConfigurationError(path: path, problems: ["[kxoverd] known_key_ttl \"\(ttl)\" is not a duration"]) }
-        }
         return configuration
     }
 

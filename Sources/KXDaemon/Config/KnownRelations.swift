@@ -30,12 +30,18 @@ enum KnownRelations {
     static let daemon: [Relation] = [
         .init("listen", repeatable: true), .init("backend_kdc", whyOne: backendKDCWhyOne), .init("tls_pool"),
         .init("host_based_triggers"), .init("hostrealm_socket"), .init("hostrealm_cache_ttl"),
-        .init("known_key_ttl"), .init("pid_file"), .init("control_socket"), .init("metrics_listen"),
+        .init("pid_file"), .init("control_socket"), .init("metrics_listen"),
         .init("drain_timeout"), .init("key_check_interval"),
         .init("max_exchanges_in_flight"), .init("max_exchanges_per_minute"), .init("allow_short_key_lifetime"),
         .init("dns_trust_anchor", repeatable: true), .init("dns_trust_anchor_file", repeatable: true),
         .init("dns_forward", repeatable: true), .init("dns_stub", repeatable: true),
         .init("dns_option", repeatable: true), .init("dns_timeout"),
+    ]
+
+    /// Relations earlier releases read, with what to do instead.
+    static let removed: [String: String] = [
+        "known_key_ttl": "kxoverd no longer caches which keys exist: it reads the KDB for every cross-realm request, "
+            + "so a removed key is noticed at once (docs/operating.md); delete the line",
     ]
 
     /// A realm's subsection of `[realms]`.

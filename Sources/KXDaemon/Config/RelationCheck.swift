@@ -49,6 +49,8 @@ enum RelationCheck {
                                             message: "\(place) \(name) is given \(count) times\(first); it takes one value"
                                                 + (relation.whyOne.map { ": \($0)" } ?? "")))
                 }
+            } else if let instead = KnownRelations.removed[name] {
+                problems.append(Problem(line: lines.first, message: "\(place) \(name) is no longer used: \(instead)"))
             } else if elsewhere.relations.contains(where: { $0.name == name }) {
                 problems.append(Problem(line: lines.first, message: "relation '\(name)' belongs in \(elsewhere.place), not in \(place)"))
             } else {

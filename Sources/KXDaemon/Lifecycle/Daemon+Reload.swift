@@ -8,7 +8,7 @@ extension Daemon {
     // MARK: - SIGHUP
 
     /// Re-reads the configuration file. Certificates and keys, etypes, key
-    /// lifetime, KDC host, kadm5 settings, known_key_ttl, key_check_interval,
+    /// lifetime, KDC host, kadm5 settings, key_check_interval,
     /// drain_timeout and the exchange limits apply at once; sockets, DNS and the realm set need a
     /// restart and are reported, not applied. All or nothing: a file that
     /// fails to load, or certificates that fail to load, change nothing.

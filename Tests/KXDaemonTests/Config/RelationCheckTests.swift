@@ -28,6 +28,17 @@ struct RelationCheckTests {
             }
         """
 
+    /// known_key_ttl went with the known-key cache: an old file says what to do.
+    @Test func aRemovedRelationSaysWhatReplacedIt() throws {
+        let lines = try problems("""
+            [kxoverd]
+                known_key_ttl = 60s
+            \(Self.realm)
+            """)
+        #expect(lines.count == 1)
+        #expect(lines.first?.hasPrefix("kxover.conf:2: [kxoverd] known_key_ttl is no longer used: kxoverd no longer caches") == true, "\(lines)")
+    }
+
     @Test func aMisspelledRelationNamesTheNearestKnownOne() throws {
         let lines = try problems("""
             [kxoverd]
