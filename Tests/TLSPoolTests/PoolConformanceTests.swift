@@ -22,6 +22,27 @@ struct PoolConformanceTests {
         if let reqid { #expect(record.reqid == reqid, sourceLocation: sourceLocation) }
     }
 
+    /// tlspoold's socket: a second pool never takes over a live one, and a
+    /// pool that stops removes the file only while it is still its own.
+    @Test func aLivePoolSocketIsNeverTakenOver() throws {
+        let path = NSTemporaryDirectory() + "kx-pool-\(UUID().uuidString.prefix(8)).sock"
+        let first = try pool()
+        try first.listen(path: path)
+        let second = try pool()
+        #expect(throws: TLSPoolSetupError.self) { try second.listen(path: path) }
+        second.shutdown()
+        var info = stat()
+        #expect(lstat(path, &info) == 0, "the refused pool left the live socket alone")
+        _ = try TLSPoolConnection.connect(path: path)   // the first pool still answers there
+        unlink(path)   // as if another process had replaced it ...
+        let third = try pool()
+        try third.listen(path: path)
+        first.shutdown()   // ... the first pool must not remove the newer socket
+        #expect(lstat(path, &info) == 0)
+        third.shutdown()
+        #expect(lstat(path, &info) != 0)
+    }
+
     @Test func pingAnswersIdentityAndMaskedFacilities() throws {
         let pool = try pool()
         defer { pool.shutdown() }

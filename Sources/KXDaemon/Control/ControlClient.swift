@@ -1,3 +1,4 @@
+import KXEventLoop
 import Glibc
 
 /// The asking end of the control socket, for `kxover status`: one command,

@@ -1,3 +1,4 @@
+import KXEventLoop
 import CFDPass
 import Foundation
 
@@ -25,7 +26,7 @@ public final class TLSPoolServer: @unchecked Sendable {
     private var sessions: [ObjectIdentifier: PoolSession] = [:]
     private var liveThreads = 0
     private var stopped = false
-    private var listeners: [(fd: Int32, path: String)] = []
+    private var listeners: [UnixListener] = []
 
     public init(configuration: TLSPoolConfiguration) throws {
         self.configuration = configuration
@@ -88,13 +89,19 @@ public final class TLSPoolServer: @unchecked Sendable {
         return clientEnd
     }
 
-    /// Accepts connections on a UNIX socket at `path` (replacing a stale
-    /// socket file) with permissions `mode`.
+    /// Accepts connections on a UNIX socket at `path` with permissions
+    /// `mode`. A stale socket file is replaced; a live one (another pool)
+    /// refuses the start. Whoever can connect to this socket can use every
+    /// identity the pool holds and its exporter: `mode` and the directory's
+    /// permissions are the pool's access control.
     public func listen(path: String, mode: mode_t = 0o660) throws {
-        let fd = try UnixListener.open(path: path, mode: mode)
+        let listener: UnixListener
+        do { listener = try UnixListener(path: path, what: "pool socket", mode: mode, backlog: 16, nonBlocking: false) }
+        catch let error as UnixListenerError { throw TLSPoolSetupError(error.description) }
         state.lock()
-        listeners.append((fd, path))
+        listeners.append(listener)
         state.unlock()
+        let fd = listener.fd
         if let problem = spawn({ self.acceptLoop(fd) }) { throw TLSPoolSetupError(problem) }
     }
 
@@ -209,7 +216,7 @@ public final class TLSPoolServer: @unchecked Sendable {
         state.unlock()
         for listener in open {
             Descriptors.close(listener.fd)
-            unlink(listener.path)
+            listener.removeFile()   // only if it is still ours
         }
     }
 
@@ -254,32 +261,5 @@ enum PoolThread {
         }, box.toOpaque())
         if result != 0 { box.release() }
         return result == 0
-    }
-}
-
-/// A listening AF_UNIX stream socket at a path.
-enum UnixListener {
-    static func open(path: String, mode: mode_t) throws -> Int32 {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw TLSPoolSetupError("socket: errno \(errno)") }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            Descriptors.close(fd)
-            throw TLSPoolSetupError("socket path too long: \(path)")
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
-        var info = stat()
-        if lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFSOCK { unlink(path) }   // stale socket from a previous run
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard bound == 0, chmod(path, mode) == 0, Glibc.listen(fd, 16) == 0 else {
-            let code = errno
-            Descriptors.close(fd)
-            throw TLSPoolSetupError("listen on \(path): \(String(cString: strerror(code)))")
-        }
-        return fd
     }
 }

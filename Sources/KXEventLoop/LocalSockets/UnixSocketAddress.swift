@@ -1,11 +1,11 @@
 import Glibc
 
 /// A path-named AF_UNIX address, for binding a listener or connecting to one.
-struct UnixSocketAddress {
+public struct UnixSocketAddress {
     private var address = sockaddr_un()
 
     /// nil when `path` is empty or too long for `sun_path`.
-    init?(_ path: String) {
+    public init?(_ path: String) {
         let bytes = Array(path.utf8)
         guard !bytes.isEmpty, bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return nil }
         address.sun_family = sa_family_t(AF_UNIX)
@@ -13,12 +13,12 @@ struct UnixSocketAddress {
     }
 
     /// `bind(2)`: 0 or -1 with errno.
-    func bind(_ fd: Int32) -> Int32 {
+    public func bind(_ fd: Int32) -> Int32 {
         withSockaddr { Glibc.bind(fd, $0, $1) }
     }
 
     /// `connect(2)`: 0 or -1 with errno.
-    func connect(_ fd: Int32) -> Int32 {
+    public func connect(_ fd: Int32) -> Int32 {
         withSockaddr { Glibc.connect(fd, $0, $1) }
     }
 
