@@ -13,6 +13,8 @@ final class PoolKXSession: KXSession {
     private var readWatch: Watch?
     private var writeWatch: Watch?
     private var waiting: ((Result<[UInt8], KXError>) -> Void)?
+    /// A send still waiting for room; `close` fails it, so it reports once.
+    private var sending: ((Result<Void, KXError>) -> Void)?
     private var closed = false
     let peerHost: String
 
@@ -37,6 +39,10 @@ final class PoolKXSession: KXSession {
             self.waiting = nil
             waiting(.failure(KXError(.disconnected, "session closed")))
         }
+        if let sending {
+            self.sending = nil
+            sending(.failure(KXError(.disconnected, "session closed")))
+        }
     }
 
     func checkRealms(peerRealm: String, ownRealm: String, completion: @escaping (Result<Void, KXError>) -> Void) {
@@ -60,7 +66,9 @@ final class PoolKXSession: KXSession {
     }
 
     func send(_ message: [UInt8], completion: @escaping (Result<Void, KXError>) -> Void) {
+        guard !closed else { return completion(.failure(KXError(.disconnected, "session closed"))) }
         var pending = TCPFraming.frame(message)[...]
+        sending = completion
         func pump() {
             while !pending.isEmpty {
                 let n = pending.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -71,15 +79,19 @@ final class PoolKXSession: KXSession {
                     }
                     return
                 }
-                writeWatch?.cancel()
-                writeWatch = nil
-                return completion(.failure(KXError(.disconnected, "sending to the peer failed (errno \(errno))")))
+                return sent(.failure(KXError(.disconnected, "sending to the peer failed (errno \(errno))")))
             }
-            writeWatch?.cancel()
-            writeWatch = nil
-            completion(.success(()))
+            sent(.success(()))
         }
         pump()
+    }
+
+    private func sent(_ result: Result<Void, KXError>) {
+        writeWatch?.cancel()
+        writeWatch = nil
+        guard let sending else { return }
+        self.sending = nil
+        sending(result)
     }
 
     func receive(completion: @escaping (Result<[UInt8], KXError>) -> Void) {

@@ -78,6 +78,8 @@ public final class ServerCrossover {
     }
 
     public var isDone: Bool { completion == nil }
+    /// The client KDC's validated host name.
+    public var peerHost: String { session.peerHost }
 
     // MARK: - S1
 
