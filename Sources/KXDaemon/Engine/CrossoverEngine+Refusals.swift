@@ -1,4 +1,5 @@
 import KXOver
+import TLSPool
 
 /// Refusals told to peers and told by them: the STARTTLS word refused with
 /// a KRB-ERROR (limits, draining), what a server record told its client,
@@ -27,6 +28,12 @@ extension CrossoverEngine {
         guard let told = record.told else { return }
         metrics?.refusal(sent: told.code)
         logger.info("\(id) told \(record.peerHost): \(told)")
+    }
+
+    /// A TLS alert our pool sent a peer whose certificate it refused (server role).
+    func noteAlertSent(to peer: SocketAddress, _ alert: TLSAlertNote) {
+        metrics?.refusal(sent: .tls)
+        logger.info("STARTTLS from \(peer): refused its certificate, \(alert)")
     }
 
     func countRefusalReceived<Success>(_ result: Result<Success, KXError>) {

@@ -133,6 +133,8 @@ final class PoolPeerConnection: PeerConnection {
             guard let self else { return }
             self.startTLSExchange = nil
             switch result {
+            case .failure(let error) where error.alertFromPeer != nil:
+                completion(.failure(error.kxError(peer: self.host)))
             case .failure(let error):
                 completion(.failure(KXError(.tls, "TLS handshake with \(serverHost): \(error)")))
             case .success(let session):
