@@ -379,7 +379,9 @@ final class PoolSession: @unchecked Sendable {
         let end = Relay(tls: tls, tlsLock: tlsLock, cryptFD: cryptFD, plainFD: plainFD, cancelFD: cancelFD,
                         graceSeconds: server.configuration.relayGraceSeconds).run()
         guard case .tlsFailed(let code) = end else { return nil }
+        tlsLock.lock()   // a PRNG on the reader thread may still use the session
         let reason = code == GNUTLS_E_FATAL_ALERT_RECEIVED ? tls.receivedAlertNote.description : "TLS error: \(GnuTLS.describe(code))"
+        tlsLock.unlock()
         server.log("session \(localID) ⇄ \(remoteID) ended: \(reason)")
         return reason
     }
