@@ -162,6 +162,23 @@ struct FrontEndFramingTests {
         #expect(harness.frontEnd.counters.startTLSHandoffs == 0)
     }
 
+    /// An acceptor that refuses (limits, draining) is answered at the
+    /// STARTTLS word with a framed KRB-ERROR 60 carrying its code, in place
+    /// of 00 00 00 00, and the connection ends without a reset.
+    @Test func startTLSRefusedByTheAcceptorTellsTheCode() throws {
+        let harness = try FrontEndHarness()
+        let acceptor = FrontEndFakeAcceptor()
+        acceptor.refusal = KXError(.rateLimited, "too many exchanges; try again later")
+        harness.frontEnd.startTLSAcceptor = acceptor
+        let client = try exchange(harness, TCPFraming.startTLSRequest)
+        let error = try #require(client.firstFrame.flatMap { try? KRBError(derEncoded: $0) })
+        #expect(error.errorCode == KerberosErrorCode.generic && error.realm == "FRONT.TEST")
+        #expect(error.eText == "RATE_LIMITED: too many exchanges; try again later")
+        #expect(client.received.count == 4 + (client.firstFrame?.count ?? -4) && !client.resetByPeer)
+        #expect(acceptor.asked.count == 1 && acceptor.handoffs.isEmpty)
+        #expect(harness.frontEnd.counters.startTLSHandoffs == 0 && harness.frontEnd.counters.refusals == 1)
+    }
+
     @Test func requestSentOneByteAtATimeIsRelayed() throws {
         let harness = try FrontEndHarness()
         let client = try FrontEndTestSocket(tcpTo: harness.address)
@@ -214,6 +231,13 @@ struct FrontEndFramingTests {
 
 final class FrontEndFakeAcceptor: StartTLSAcceptor {
     private(set) var handoffs: [StartTLSHandoff] = []
+    /// What it answers at the STARTTLS word; nil accepts.
+    var refusal: KXError?
+    private(set) var asked: [SocketAddress] = []
+    func refusal(ofStartTLSFrom peer: SocketAddress) -> KXError? {
+        asked.append(peer)
+        return refusal
+    }
     func acceptStartTLS(_ handoff: StartTLSHandoff) { handoffs.append(handoff) }
 }
 

@@ -135,6 +135,8 @@ final class FakeSessionPair {
         var sendFailure: KXError?
         var exportFailure: KXError?
         var onFirstMessage: (([UInt8]) -> Void)?
+        /// Every message sent, unframed.
+        var sent: [[UInt8]] = []
 
         init(pair: FakeSessionPair, peerHost: String, name: String) { self.pair = pair; self.peerHost = peerHost; self.name = name }
 
@@ -143,9 +145,25 @@ final class FakeSessionPair {
             pair.world.later { completion(failure.map { .failure($0) } ?? .success(())) }
         }
 
+        /// Sends whose delivery waits for the test (`releaseSends`).
+        var holdingSends = false
+        var heldSends: [() -> Void] = []
+
+        func releaseSends() {
+            let held = heldSends
+            heldSends = []
+            held.forEach { $0() }
+        }
+
         func send(_ message: [UInt8], completion: @escaping (Result<Void, KXError>) -> Void) {
             if let sendFailure { pair.world.later { completion(.failure(sendFailure)) }; return }
-            pair.world.events.append("\(name) sends \(message.first == 0x72 ? "KX-REQ" : "KX-REP")")
+            let kind = [0x72: "KX-REQ", 0x73: "KX-REP", 0x7E: "KRB-ERROR"][message.first ?? 0] ?? "?"
+            pair.world.events.append("\(name) sends \(kind)")
+            sent.append(message)
+            if holdingSends {
+                heldSends.append { [self] in pair.world.later { completion(.success(())) } }
+                return
+            }
             pair.world.later { [self] in
                 completion(.success(()))
                 if let handler = other?.onFirstMessage {

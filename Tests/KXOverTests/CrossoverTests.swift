@@ -10,7 +10,7 @@ final class CrossoverHarness {
     lazy var serverStore = FakeKeyStore(world: world, name: "SERVICE.TEST")
     lazy var pair = FakeSessionPair(world: world)
     lazy var dialer = FakeDialer(world: world) { [unowned self] in FakeConnection(world: world, session: pair.client) }
-    let clientPolicy = LocalRealmPolicy(realm: "CLIENT.TEST", kdcHost: "kdc.client.test", etypes: [17, 18, 19, 20])
+    var clientPolicy = LocalRealmPolicy(realm: "CLIENT.TEST", kdcHost: "kdc.client.test", etypes: [17, 18, 19, 20])
     let serverPolicy = LocalRealmPolicy(realm: "SERVICE.TEST", kdcHost: "kdc.service.test", etypes: [18, 20, 26])
     var server: ServerCrossover?
     var serverResult: Result<ServerCrossover.Success, KXError>?
@@ -334,7 +334,7 @@ struct CrossoverTests {
         expectServerFailure(h, serverRun(h, frame: frame), at: .keyState, .offerEtypes)
     }
 
-    @Test func serverStoreFailureSendsNothing() {
+    @Test func serverStoreFailureSendsNoKXREP() {
         let h = CrossoverHarness()
         h.serverStore.failure = KXError(.keyStoring, "KDB locked")
         expectServerFailure(h, serverRun(h, frame: request(h)), at: .storing, .keyStoring)

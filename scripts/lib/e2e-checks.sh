@@ -53,3 +53,17 @@ served_after_exchanges() {   # served_after_exchanges DIR N: alice's kvno works,
 }
 one_exchange_keyed() { test "$(exchanges "$1")" = 1 && keyed_pair "$1"; }
 
+
+# Metrics of the world's kxoverd (metrics_listen), and polling.
+metrics_of() {   # metrics_of DIR client|service
+  local port; port=$([ "$2" = client ] && echo "$WORLD_CLIENT_METRICS" || echo "$WORLD_SERVICE_METRICS")
+  curl -sf --max-time 5 "http://127.0.0.1:$port/metrics"
+}
+has_metric() {   # has_metric DIR SIDE 'LINE-PREFIX' [MIN]: a sample starting so, with a value ≥ MIN (default 1)
+  metrics_of "$1" "$2" | awk -v p="$3" -v min="${4:-1}" 'index($0, p) == 1 && $NF >= min { found = 1 } END { exit !found }'
+}
+wait_for() {   # wait_for SECONDS COMMAND...: polls every 0.5 s
+  local until=$(( $(date +%s) + $1 )); shift
+  while [ "$(date +%s)" -le "$until" ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.5; done
+  return 1
+}

@@ -184,6 +184,7 @@ public final class CrossoverEngine {
         guard let entry = clientRecords.removeValue(forKey: pair) else { return }
         metrics?.exchangeFinished(side: "client", failure: Self.failure(result, entry.record.transcript.map(\.rawValue)),
                                   seconds: Self.seconds(since: entry.started))
+        countRefusalReceived(result)
         let failure: KXError?
         switch result {
         case .success(let success):
@@ -214,6 +215,7 @@ public final class CrossoverEngine {
         if let entry = serverRecords.removeValue(forKey: id) {
             metrics?.exchangeFinished(side: "server", failure: Self.failure(result, entry.record.transcript.map(\.rawValue)),
                                       seconds: Self.seconds(since: entry.started))
+            noteRefusalSent(entry.record, id: id)
         }
         switch result {
         case .success(let success):
@@ -276,13 +278,9 @@ public final class CrossoverEngine {
 
 extension CrossoverEngine: StartTLSAcceptor {
     public func acceptStartTLS(_ handoff: StartTLSHandoff) {
-        // Draining or over the global limits, the peer finds the connection closed
-        // before TLS: no work, no key (it retries later, or against the next kxoverd).
-        if let refusal = desk.admitServer(now: now) {
-            if !draining { refusedByLimits("STARTTLS from \(handoff.peer)", refusal) }
-            close(handoff.fd)
-            return
-        }
+        // Draining and the limits were checked at the STARTTLS word
+        // (`refusal(ofStartTLSFrom:)`); a drain that began since then just closes.
+        if draining { close(handoff.fd); return }
         let connection = ServerConnection(handoff: handoff, engine: self, pool: pool, loop: loop, logger: logger)
         serverConnections[ObjectIdentifier(connection)] = connection
         connection.start()

@@ -4,7 +4,10 @@ import KXOver
 import TLSPool
 
 /// A KXOVER session over a TLS Pool session: framed KX messages on the
-/// plaintext socket, realm checks and the exporter through the pool.
+/// plaintext socket, realm checks and the exporter through the pool. When
+/// the plaintext socket ends early, the pool is asked why: a TLS alert from
+/// the peer (in TLS 1.3 the server judges our certificate only after our
+/// handshake is done) is reported as the peer's refusal.
 final class PoolKXSession: KXSession {
     private let session: TLSPoolSession
     private let loop: EventLoop
@@ -13,6 +16,8 @@ final class PoolKXSession: KXSession {
     private var readWatch: Watch?
     private var writeWatch: Watch?
     private var waiting: ((Result<[UInt8], KXError>) -> Void)?
+    /// A send still waiting for room; `close` fails it, so it reports once.
+    private var sending: ((Result<Void, KXError>) -> Void)?
     private var closed = false
     let peerHost: String
 
@@ -37,19 +42,23 @@ final class PoolKXSession: KXSession {
             self.waiting = nil
             waiting(.failure(KXError(.disconnected, "session closed")))
         }
+        if let sending {
+            self.sending = nil
+            sending(.failure(KXError(.disconnected, "session closed")))
+        }
     }
 
     func checkRealms(peerRealm: String, ownRealm: String, completion: @escaping (Result<Void, KXError>) -> Void) {
         session.checkKDCRealm(.peer, realm: peerRealm) { [weak self] peer in
             switch peer {
-            case .failure(let error): completion(.failure(error.kxError))
+            case .failure(let error): completion(.failure(error.kxError(peer: self?.peerHost)))
             case .success(false):
                 completion(.failure(KXError(.realmsCheck, "the peer's certificate does not name krbtgt/\(peerRealm)@\(peerRealm)")))
             case .success(true):
                 guard let self else { return completion(.failure(KXError(.cancelled, "session gone"))) }
                 self.session.checkKDCRealm(.mine, realm: ownRealm) { mine in
                     switch mine {
-                    case .failure(let error): completion(.failure(error.kxError))
+                    case .failure(let error): completion(.failure(error.kxError(peer: self.peerHost)))
                     case .success(false):
                         completion(.failure(KXError(.realmsCheck, "our own certificate does not name krbtgt/\(ownRealm)@\(ownRealm)")))
                     case .success(true): completion(.success(()))
@@ -60,7 +69,9 @@ final class PoolKXSession: KXSession {
     }
 
     func send(_ message: [UInt8], completion: @escaping (Result<Void, KXError>) -> Void) {
+        guard !closed else { return completion(.failure(KXError(.disconnected, "session closed"))) }
         var pending = TCPFraming.frame(message)[...]
+        sending = completion
         func pump() {
             while !pending.isEmpty {
                 let n = pending.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -71,15 +82,22 @@ final class PoolKXSession: KXSession {
                     }
                     return
                 }
+                let failure = KXError(.disconnected, "sending to the peer failed (errno \(errno))")
                 writeWatch?.cancel()
                 writeWatch = nil
-                return completion(.failure(KXError(.disconnected, "sending to the peer failed (errno \(errno))")))
+                return askWhyEnded(otherwise: failure) { [weak self] in self?.sent(.failure($0)) }
             }
-            writeWatch?.cancel()
-            writeWatch = nil
-            completion(.success(()))
+            sent(.success(()))
         }
         pump()
+    }
+
+    private func sent(_ result: Result<Void, KXError>) {
+        writeWatch?.cancel()
+        writeWatch = nil
+        guard let sending else { return }
+        self.sending = nil
+        sending(result)
     }
 
     func receive(completion: @escaping (Result<[UInt8], KXError>) -> Void) {
@@ -101,8 +119,11 @@ final class PoolKXSession: KXSession {
         guard n > 0 else {
             readWatch?.cancel()
             readWatch = nil
-            self.waiting = nil
-            return waiting(.failure(KXError(.disconnected, "the peer closed the connection")))
+            return askWhyEnded(otherwise: KXError(.disconnected, "the peer closed the connection")) { [weak self] error in
+                guard let self, let waiting = self.waiting else { return }   // `close` reported it already
+                self.waiting = nil
+                waiting(.failure(error))
+            }
         }
         reader.append(buffer[0..<n])
         if let event = reader.next() {
@@ -124,8 +145,26 @@ final class PoolKXSession: KXSession {
     }
 
     func exportKey(label: String, context: [UInt8], length: Int, completion: @escaping (Result<KeyMaterial, KXError>) -> Void) {
-        session.exportKey(label: label, context: context, length: length) { result in
-            completion(result.mapError(\.kxError))
+        session.exportKey(label: label, context: context, length: length) { [peerHost] result in
+            completion(result.mapError { $0.kxError(peer: peerHost) })
         }
+    }
+
+    /// The plaintext side ended early: the peer's refusal if the pool names
+    /// an alert from it, else `failure`.
+    private func askWhyEnded(otherwise failure: KXError, _ report: @escaping (KXError) -> Void) {
+        session.askWhyEnded { [peerHost] error in
+            report(error?.alertFromPeer != nil ? error!.kxError(peer: peerHost) : failure)
+        }
+    }
+}
+
+extension TLSPoolError {
+    /// How an exchange reports this pool error: a TLS alert the peer sent is
+    /// that peer's refusal (code TLS); anything else is our TLS failure.
+    func kxError(peer: String?) -> KXError {
+        guard let alert = alertFromPeer, let peer else { return kxError }
+        return KXError(.tls, "alert \(alert.name) (\(alert.code))" + (alert.isAboutCertificate ? ": our certificate was not accepted" : ""),
+                       refusedBy: peer)
     }
 }

@@ -25,6 +25,7 @@ final class PoolPeerDialer: PeerDialer {
         }
     }
 
+    @discardableResult
     func connect(host: String, address: String, port: UInt16, completion: @escaping (Result<PeerConnection, KXError>) -> Void) -> Cancellable {
         let attempt = Attempt()
         let text = address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)"
@@ -54,7 +55,7 @@ final class PoolPeerDialer: PeerDialer {
                 Glibc.close(fd)
                 return completion(.failure(KXError(.connect, "connect to \(text): \(String(cString: strerror(code)))")))
             }
-            completion(.success(PoolPeerConnection(fd: fd, loop: loop, pool: pool)))
+            completion(.success(PoolPeerConnection(fd: fd, host: host, loop: loop, pool: pool)))
         }
         if started.connected {
             loop.schedule(after: 0) { finish() }
@@ -67,14 +68,17 @@ final class PoolPeerDialer: PeerDialer {
 
 final class PoolPeerConnection: PeerConnection {
     private var fd: Int32
+    /// The peer KDC's host name (its SRV target), for what it tells us.
+    private let host: String
     private let loop: EventLoop
     private let pool: TLSPoolClient
     private var watch: Watch?
     private var startTLSExchange: StartTLS?
     private var kxSession: PoolKXSession?
 
-    init(fd: Int32, loop: EventLoop, pool: TLSPoolClient) {
+    init(fd: Int32, host: String, loop: EventLoop, pool: TLSPoolClient) {
         self.fd = fd
+        self.host = host.lowercased()
         self.loop = loop
         self.pool = pool
     }
@@ -108,8 +112,10 @@ final class PoolPeerConnection: PeerConnection {
             switch outcome {
             case .accepted:
                 completion(.success(()))
-            case .refused(let error):
-                completion(.failure(KXError(.sizeError, "the peer refused STARTTLS" + (error.map { " with KRB-ERROR \($0.errorCode)" } ?? ""))))
+            case .refused(let error?):
+                completion(.failure(Refusal.received(error, from: self.host)))
+            case .refused(nil):
+                completion(.failure(KXError(.sizeError, "the peer refused STARTTLS with an undecodable KRB-ERROR")))
             case .nonstandard(let word):
                 completion(.failure(KXError(.sizeError, "nonstandard STARTTLS reply 0x\(String(word, radix: 16))")))
             case .oversized(let length):
@@ -127,6 +133,8 @@ final class PoolPeerConnection: PeerConnection {
             guard let self else { return }
             self.startTLSExchange = nil
             switch result {
+            case .failure(let error) where error.alertFromPeer != nil:
+                completion(.failure(error.kxError(peer: self.host)))
             case .failure(let error):
                 completion(.failure(KXError(.tls, "TLS handshake with \(serverHost): \(error)")))
             case .success(let session):

@@ -54,6 +54,7 @@ final class ServerConnection {
         switch result {
         case .failure(let error):
             logger.notice("\(handoff.peer): TLS handshake failed: \(error)")
+            if let alert = error.alertToPeer { engine?.noteAlertSent(to: handoff.peer, alert) }
             close()
         case .success(let tls):
             do {
@@ -81,7 +82,7 @@ final class ServerConnection {
         }
         let record = engine.makeServerRecord(frame: frame, session: session) { [weak self] result in
             self?.record = nil
-            // Success: more exchanges may follow. Failure: close without a reply (spec §5.6).
+            // Success: more exchanges may follow. Failure: the record has told the client why; close.
             if case .success = result { self?.awaitRequest() } else { self?.close() }
         }
         self.record = record

@@ -32,9 +32,15 @@ final class FrontEndContext {
 
     /// A KRB-ERROR 61 naming our realm, framed for TCP.
     func refusal(_ text: String) -> [UInt8] {
-        let now = KerberosTime(secondsSinceEpoch: Int64(Date().timeIntervalSince1970))!
-        return TCPFraming.fieldTooLongRefusal(realm: configuration.realm, now: now, text: text)
+        TCPFraming.fieldTooLongRefusal(realm: configuration.realm, now: now, text: text)
     }
+
+    /// A KXOVER refusal (KRB-ERROR 60, "CODE: reason") naming our realm, framed for TCP.
+    func refusal(telling refusal: KXError) -> [UInt8] {
+        Refusal.frame(refusal.code, refusal.detail, realm: configuration.realm, now: now)
+    }
+
+    private var now: KerberosTime { KerberosTime(secondsSinceEpoch: Int64(Date().timeIntervalSince1970))! }
 
     // MARK: - TCP connections
 

@@ -16,8 +16,9 @@ public struct FrontEndCounters: Sendable, Equatable {
     /// UDP repeats of a request whose reply was too big for UDP, answered
     /// with KRB_ERR_RESPONSE_TOO_BIG by us: krb5kdc 1.20.1 crashes on them.
     public var tooBigAnsweredLocally = 0
-    /// Framed KRB-ERROR 61 sent: PROBE, unknown flags, over-long frames, and
-    /// STARTTLS when no acceptor is configured.
+    /// Framed KRB-ERRORs sent: 61 for PROBE, unknown flags, over-long frames
+    /// and STARTTLS when no acceptor is configured; 60 when the acceptor
+    /// refused STARTTLS (limits, draining).
     public var refusals = 0
     /// Connections closed for what they sent: KX-REQ without TLS, KX-REP,
     /// frames below the minimum, and idle timeouts.

@@ -1,3 +1,5 @@
+import KXOver
+
 /// A client TCP connection that asked for STARTTLS (RFC 6251) and was answered
 /// `00 00 00 00`. From here on it belongs to the acceptor.
 public struct StartTLSHandoff: Sendable {
@@ -22,5 +24,9 @@ public struct StartTLSHandoff: Sendable {
 /// Takes connections after STARTTLS, for the server side of KXOVER (the
 /// engine runs the TLS Pool handshake). Called on the front end's loop.
 public protocol StartTLSAcceptor: AnyObject {
+    /// Asked when the STARTTLS word arrives, before it is answered: nil
+    /// accepts; a refusal (its code and a reason for the peer, no local
+    /// detail) is answered with a framed KRB-ERROR instead (spec §3.3).
+    func refusal(ofStartTLSFrom peer: SocketAddress) -> KXError?
     func acceptStartTLS(_ handoff: StartTLSHandoff)
 }

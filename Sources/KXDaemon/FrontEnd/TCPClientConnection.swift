@@ -4,9 +4,10 @@ import KXOver
 
 /// One client TCP connection to the public KDC port (spec §8.4): framed
 /// messages are relayed one at a time; STARTTLS hands the socket to the
-/// acceptor; PROBE, unknown flags and over-long frames get a KRB-ERROR 61;
-/// frames below the minimum and messages other than AS-REQ and TGS-REQ
-/// (KX messages without TLS among them) end the connection at once.
+/// acceptor, unless it refuses (a KRB-ERROR 60 with its code); PROBE,
+/// unknown flags and over-long frames get a KRB-ERROR 61; frames below the
+/// minimum and messages other than AS-REQ and TGS-REQ (KX messages without
+/// TLS among them) end the connection at once.
 ///
 ///     serving ─80000001→ startingTLS ─accept word sent→ handed off
 ///     serving ─refusal→ lingering ─EOF or linger timeout→ finished
@@ -169,7 +170,8 @@ final class TCPClientConnection {
     // MARK: - STARTTLS and refusals
 
     private func startTLS() {
-        guard context.startTLSAcceptor != nil else { return refuse("STARTTLS is not offered here") }
+        guard let acceptor = context.startTLSAcceptor else { return refuse("STARTTLS is not offered here") }
+        if let refusal = acceptor.refusal(ofStartTLSFrom: peer) { return refuse(context.refusal(telling: refusal)) }
         phase = .startingTLS
         send(TCPFraming.startTLSAccepted)
     }
@@ -190,11 +192,16 @@ final class TCPClientConnection {
     /// input is drained (closing with unread input would reset the
     /// connection and could destroy the error before the client reads it).
     private func refuse(_ text: String) {
+        refuse(context.refusal(text))
+    }
+
+    /// Sends `frame` (a framed KRB-ERROR) and closes the same way.
+    private func refuse(_ frame: [UInt8]) {
         context.counters.refusals += 1
         phase = .lingering
         timer?.cancel()
         timer = context.loop.schedule(after: context.limits.lingerTimeout) { [weak self] in self?.finish() }
-        send(context.refusal(text))
+        send(frame)
     }
 
     // MARK: - Writing

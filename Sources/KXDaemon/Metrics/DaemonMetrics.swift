@@ -26,6 +26,18 @@ public final class DaemonMetrics {
                          "Renewal exchanges started before a key's till, by outcome (started, success, failure).")
         registry.declare("kxover_reloads_total", .counter,
                          "SIGHUP reloads by outcome (applied, rejected).")
+        registry.declare("kxover_refusals_sent_total", .counter,
+                         "Refusals told to peers, by KXOVER code: a KRB-ERROR after KX-REQ or at the STARTTLS word; TLS for a peer certificate refused with a TLS alert.")
+        registry.declare("kxover_refusals_received_total", .counter,
+                         "Refusals peers told us, by KXOVER code (a KRB-ERROR in place of KX-REP or of the STARTTLS answer; TLS for a TLS alert; REFUSED for a code we do not know).")
+    }
+
+    public func refusal(sent code: KXError.Code) {
+        registry.increment("kxover_refusals_sent_total", [("code", code.rawValue)])
+    }
+
+    public func refusal(received code: KXError.Code) {
+        registry.increment("kxover_refusals_received_total", [("code", code.rawValue)])
     }
 
     public func requested(_ how: String) {

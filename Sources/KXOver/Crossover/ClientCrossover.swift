@@ -304,6 +304,13 @@ public final class ClientCrossover {
         let reply: KXOffer
         do {
             let bytes = try result.get()
+            // A refusing server sends a KRB-ERROR in place of KX-REP (`Refusal`).
+            if bytes.first == KRBError.applicationTag {
+                let refusal = try? KRBError(derEncoded: bytes)
+                fail(refusal.map { Refusal.received($0, from: connection.session.peerHost) }
+                     ?? KXError(.transport, "an undecodable KRB-ERROR in place of KX-REP"))
+                return
+            }
             reply = try OfferChecks.decode(bytes, expecting: .reply).offer
             try OfferChecks.checkReply(reply, request: request, now: ports.clock.now)
             keyInfo = try KeySchedule.merge(request: request, reply: reply)

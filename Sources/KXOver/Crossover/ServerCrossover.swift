@@ -1,8 +1,10 @@
 /// One server-side exchange (spec §8.3, S0–S7), started by a KX-REQ that
 /// arrived on a TLS session. The server stores its key BEFORE it sends KX-REP,
 /// so a client holding KX-REP can count on the service KDC having the key.
-/// Any failure before KX-REP means nothing is sent: the caller closes the
-/// connection (spec §5.6).
+/// A failure after the KX-REQ arrived is told to the client in place of
+/// KX-REP: a KRB-ERROR with the code and a public reason (`Refusal`), sent
+/// before the completion runs, so the caller may close the connection then.
+/// Nothing is told when the exchange was cancelled or the session broke.
 public final class ServerCrossover {
     public enum Stage: String, Sendable, CaseIterable {
         case initialised = "S0 initialised"
@@ -42,6 +44,8 @@ public final class ServerCrossover {
     /// Every stage entered, in order.
     public var transcript: [Stage] { trail.history }
     public private(set) var realms: OfferChecks.Realms?
+    /// What the client was told (code and public reason), once a refusal was sent.
+    public private(set) var told: KXError?
 
     private let frame: [UInt8]
     private let session: KXSession
@@ -56,6 +60,8 @@ public final class ServerCrossover {
     private var keyInfo: KeyInfo?
     private var layout: KeySchedule.Layout?
     private let hold: ExchangeHold
+    /// The failure being reported while the refusal is on its way.
+    private var failing: KXError?
 
     public init(id: String, frame: [UInt8], session: KXSession, locals: [LocalRealmPolicy], ports: Ports,
                 timeouts: CrossoverTimeouts = .server, log: @escaping (CrossoverEvent) -> Void = { _ in },
@@ -72,6 +78,8 @@ public final class ServerCrossover {
     }
 
     public var isDone: Bool { completion == nil }
+    /// The client KDC's validated host name.
+    public var peerHost: String { session.peerHost }
 
     // MARK: - S1
 
@@ -94,7 +102,8 @@ public final class ServerCrossover {
             return
         }
         guard locals[realms.service] != nil, ports.keyStores[realms.service] != nil else {
-            fail(KXError(.realmsCheck, "we do not serve \(realms.service) (KX-REQ from \(realms.client))"))
+            fail(KXError(.realmsCheck, "we do not serve \(realms.service) (KX-REQ from \(realms.client))"),
+                 tell: "\(realms.service) is not served here")
             return
         }
         requestOffer = request
@@ -109,7 +118,10 @@ public final class ServerCrossover {
     private func realmsChecked(_ result: Result<Void, KXError>) {
         guard stage == .realmsCheck, let realms else { return }
         disarmStage()
-        if case .failure(let error) = result { fail(error); return }
+        if case .failure(let error) = result {
+            fail(error, tell: "the certificates do not name krbtgt/\(realms.client)@\(realms.client) and krbtgt/\(realms.service)@\(realms.service)")
+            return
+        }
         enter(.kdcLookup, realms.client)
         hold.inFlight = ports.lookups.kdcs(ofRealm: realms.client, random: SeededGenerator(ports.random)) { [weak self] result in
             self?.clientKDCsResolved(result)
@@ -122,13 +134,14 @@ public final class ServerCrossover {
         guard stage == .kdcLookup, let realms else { return }
         switch result {
         case .failure(let error):
-            fail(error)
+            fail(error, tell: error.code == .dnssecKDC ? "no DNSSEC-secure _kerberos-tls._tcp SRV for \(realms.client)" : nil)
         case .success(let targets):
             enter(.hostCheck, "peer \(session.peerHost)")
             // The certified client host must be one of the client realm's KDCs; ports do not matter.
             let peer = session.peerHost.lowercased().trimmingTrailingDot
             guard targets.contains(where: { $0.target == peer }) else {
-                fail(KXError(.hostCheck, "\(session.peerHost) is not among the KDCs of \(realms.client) (\(targets.map(\.target).joined(separator: ", ")))"))
+                fail(KXError(.hostCheck, "\(session.peerHost) is not among the KDCs of \(realms.client) (\(targets.map(\.target).joined(separator: ", ")))"),
+                     tell: "\(peer) is not a _kerberos-tls._tcp target of \(realms.client)")
                 return
             }
             enter(.keyState)
@@ -156,12 +169,13 @@ public final class ServerCrossover {
             break
         }
         let now = ports.clock.now
-        if let refusal = Self.rateLimit(existing, now: now) {
-            fail(refusal)
+        if let (refusal, retry) = Self.rateLimitWait(existing, now: now) {
+            fail(refusal, tell: "a key for this realm pair was made recently; retry in \(retry) s")
             return
         }
         guard let kvno = KvnoPolicy.reply(now: now, requested: request.kvno, existing: existing.map(\.kvno)) else {
-            fail(KXError(.rateLimited, "all ten kvno serials of today are used for \(realms.client)"))
+            fail(KXError(.rateLimited, "all ten kvno serials of today are used for \(realms.client)"),
+                 tell: "all kvno serials of today are used for this realm pair")
             return
         }
         let reply = OfferBuilder.reply(to: request, serviceRealm: realms.service, now: now,
@@ -188,6 +202,11 @@ public final class ServerCrossover {
     /// The serial-based backoff (spec §7.4): after a key with today's serial
     /// S was made, the next exchange waits `backoffSeconds(S)`.
     static func rateLimit(_ versions: [ManagedKeySet.Version], now: KerberosTime) -> KXError? {
+        rateLimitWait(versions, now: now)?.refusal
+    }
+
+    /// The same refusal, and the seconds left (what the client is told).
+    static func rateLimitWait(_ versions: [ManagedKeySet.Version], now: KerberosTime) -> (refusal: KXError, retry: Int64)? {
         guard let newest = versions.max(by: { ($0.from ?? now) < ($1.from ?? now) }),
               let serial = KvnoPolicy.components(of: newest.kvno)?.serial, let made = newest.from else { return nil }
         let wait = KvnoPolicy.backoffSeconds(afterSerial: serial)
@@ -195,7 +214,8 @@ public final class ServerCrossover {
         // just now: a negative elapsed time never lifts the limit.
         let elapsed = max(0, now.secondsSinceEpoch - made.secondsSinceEpoch)
         guard elapsed < wait else { return nil }
-        return KXError(.rateLimited, "kvno \(newest.kvno) was made \(elapsed) s ago; the next exchange may start after \(wait) s")
+        return (KXError(.rateLimited, "kvno \(newest.kvno) was made \(elapsed) s ago; the next exchange may start after \(wait) s"),
+                wait - elapsed)
     }
 
     // MARK: - S5, S6
@@ -236,7 +256,7 @@ public final class ServerCrossover {
 
     private func replySent(_ result: Result<Void, KXError>, _ outcome: KeyWriteOutcome) {
         guard stage == .sending, let realms, let keyInfo, let layout else { return }
-        if case .failure(let error) = result { fail(error); return }
+        if case .failure(let error) = result { fail(error, broken: true); return }
         enter(.finished, "kvno \(keyInfo.kvno)")
         finish(.success(Success(clientRealm: realms.client, serviceRealm: realms.service, kvno: keyInfo.kvno, etypes: layout.etypes,
                                 from: keyInfo.from, till: keyInfo.till, peerHost: session.peerHost, stored: outcome)))
@@ -248,10 +268,25 @@ public final class ServerCrossover {
         fail(KXError(.cancelled, "cancelled"))
     }
 
-    private func fail(_ error: KXError) {
+    /// Reports `error` once. After the KX-REQ arrived, the client is first
+    /// told the code and `tell` (else the code's `Refusal.publicReason`),
+    /// bounded by the reply timeout; a second failure meanwhile (cancel,
+    /// that bound) ends the wait. `broken`: the session cannot carry it.
+    private func fail(_ error: KXError, tell reason: String? = nil, broken: Bool = false) {
         guard completion != nil else { return }
+        if let failing { return finish(.failure(failing)) }
+        let telling = !broken && stage != .initialised && error.code != .cancelled && error.code != .disconnected
         trail.fail(into: .failed, error)
-        finish(.failure(error))
+        guard telling else { return finish(.failure(error)) }
+        let told = KXError(error.code, reason ?? Refusal.publicReason(error.code))
+        let realm = realms?.service ?? locals.keys.sorted().first ?? ""
+        self.told = told
+        failing = error
+        hold.releaseAll()
+        hold.armStage(timeouts.reply) { [weak self] in self?.fail(error) }
+        session.send(Refusal.krbError(told.code, told.detail, realm: realm, now: ports.clock.now).derEncoded) { [weak self] _ in
+            self?.finish(.failure(error))
+        }
     }
 
     private func finish(_ result: Result<Success, KXError>) {

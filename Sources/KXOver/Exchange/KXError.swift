@@ -1,6 +1,8 @@
 /// The one error type of an exchange. Its codes keep the distinctions of the
 /// reference's com_err table (spec §5.7), plus a few of ours, so logs and
-/// metrics say exactly which check failed. Local only: never sent on the wire.
+/// metrics say exactly which check failed. The detail stays local; what a
+/// refusing side tells its peer is the code and a short public reason
+/// (`Refusal`).
 public struct KXError: Error, Hashable, Sendable, CustomStringConvertible {
     public enum Code: String, Sendable, CaseIterable {
         case realmsCheck = "REALMSCHECK"          // realm not in a certificate
@@ -37,18 +39,25 @@ public struct KXError: Error, Hashable, Sendable, CustomStringConvertible {
         case offerExtension = "OFFER_EXTENSION"   // unknown critical extension
         case tls = "TLS"
         case rateLimited = "RATE_LIMITED"
+        case refused = "REFUSED"                  // the peer refused with a code we do not know
     }
 
     public let code: Code
     public let detail: String
     /// For decoding failures: the field and byte offset at fault.
     public let decodeFailure: DecodeFailure?
+    /// Set when the peer told us this refusal (a KRB-ERROR or a TLS alert):
+    /// its host name. `detail` is then the peer's sanitised reason.
+    public let refusedBy: String?
 
-    public init(_ code: Code, _ detail: String, decodeFailure: DecodeFailure? = nil) {
+    public init(_ code: Code, _ detail: String, decodeFailure: DecodeFailure? = nil, refusedBy: String? = nil) {
         self.code = code
         self.detail = detail
         self.decodeFailure = decodeFailure
+        self.refusedBy = refusedBy
     }
 
-    public var description: String { "\(code.rawValue): \(detail)" }
+    public var description: String {
+        refusedBy.map { "refused by \($0): \(code.rawValue): \(detail)" } ?? "\(code.rawValue): \(detail)"
+    }
 }

@@ -1,3 +1,4 @@
+import CGnuTLS
 import Foundation
 
 /// The commands a pool connection answers inline on its reader thread.
@@ -32,7 +33,7 @@ extension PoolConnection {
             return fail(.prngUnavailable, "exporter label not allowed")
         }
         guard let session = server.registry.session(for: prng.ctlkey, requester: self) else {
-            return fail(.ctlkeyNotFound, "no live session with that ctlkey on this connection")
+            return fail(.ctlkeyNotFound, server.registry.notFoundMessage(for: prng.ctlkey, requester: self))
         }
         var context: [UInt8]?
         if isLong {
@@ -60,7 +61,7 @@ extension PoolConnection {
 
     func answerInfo(_ request: TLSPoolRecord) {
         guard let session = server.registry.session(for: request.info.ctlkey, requester: self) else {
-            return reply(.error(.ctlkeyNotFound, "no live session with that ctlkey on this connection", reqid: request.reqid))
+            return reply(.error(.ctlkeyNotFound, server.registry.notFoundMessage(for: request.info.ctlkey, requester: self), reqid: request.reqid))
         }
         switch InfoAnswer.answer(request, peer: session.peerNames, mine: session.ownNames) {
         case .success(let answer): reply(answer)
@@ -83,13 +84,16 @@ extension PoolConnection {
     }
 }
 
-/// A refusal to send as ERROR.
+/// A refusal to send as ERROR. For a peer certificate we refuse, `alert`
+/// is the TLS alert that tells the peer why.
 struct PoolProblem: Error {
     let code: TLSPoolErrorCode
     let message: String
-    init(_ code: TLSPoolErrorCode, _ message: String) {
+    let alert: gnutls_alert_description_t?
+    init(_ code: TLSPoolErrorCode, _ message: String, alert: gnutls_alert_description_t? = nil) {
         self.code = code
         self.message = message
+        self.alert = alert
     }
 }
 

@@ -115,9 +115,8 @@ final class PoolSession: @unchecked Sendable {
             try handshake()
             do {
                 try validatePeer()
-            } catch {
-                tls?.sendFatalAlert(GNUTLS_A_BAD_CERTIFICATE)   // the peer learns why we hang up
-                throw error
+            } catch let problem as PoolProblem {
+                throw refuseCertificate(problem)
             }
             try connectPlaintext()
             try register()
@@ -130,8 +129,19 @@ final class PoolSession: @unchecked Sendable {
             owner.reply(.error(.connectionDriverSetup, "\(error)", reqid: latestReqid))
             return finish()
         }
-        relay()
-        finish()
+        finish(endedBecause: relay())
+    }
+
+    /// Tells the peer why we hang up on its certificate (a fatal alert with
+    /// the problem's description), then lets the alert arrive before the
+    /// socket closes. The ERROR to the application names the alert.
+    private func refuseCertificate(_ problem: PoolProblem) -> PoolProblem {
+        guard let tls else { return problem }
+        let alert = problem.alert ?? GNUTLS_A_BAD_CERTIFICATE
+        tls.sendFatalAlert(alert)
+        Linger.drain(cryptFD, cancelFD: cancelFD, until: min(deadline, Date().addingTimeInterval(Linger.seconds)))
+        let note = TLSAlertNote(.sent, code: UInt8(truncatingIfNeeded: alert.rawValue), name: TLSSession.name(of: alert))
+        return PoolProblem(problem.code, "\(note): \(problem.message)")
     }
 
     // MARK: - Stages
@@ -235,9 +245,10 @@ final class PoolSession: @unchecked Sendable {
             // Tell the peer (not possible when the transport itself failed or was cancelled).
             if result != GNUTLS_E_PULL_ERROR && result != GNUTLS_E_PUSH_ERROR { tls.sendAlert(for: result) }
             if let hookFailure { throw hookFailure }
-            var message = "TLS handshake failed: \(GnuTLS.describe(result))"
-            if result == GNUTLS_E_FATAL_ALERT_RECEIVED, let alert = tls.receivedAlert { message += " (\(alert))" }
-            throw PoolProblem(.stirredNotShaken, message)
+            if result == GNUTLS_E_FATAL_ALERT_RECEIVED {
+                throw PoolProblem(.stirredNotShaken, "\(tls.receivedAlertNote): TLS handshake failed")   // the note first: messages are cut at 127 bytes
+            }
+            throw PoolProblem(.stirredNotShaken, "TLS handshake failed: \(GnuTLS.describe(result))")
         }
         guard tls.isTLS13 else { throw PoolProblem(.stirredNotShaken, "negotiated \(tls.summary), not TLS 1.3") }
     }
@@ -247,35 +258,43 @@ final class PoolSession: @unchecked Sendable {
     private func validatePeer() throws {
         guard let tls else { throw PoolProblem(.connectionDriverSetup, "no TLS session") }
         let chain = tls.peerChain()
-        guard !chain.isEmpty else { throw PoolProblem(.stirredNotShaken, "the peer presented no certificate") }
+        guard !chain.isEmpty else {
+            throw PoolProblem(.stirredNotShaken, "the peer presented no certificate", alert: GNUTLS_A_CERTIFICATE_REQUIRED)
+        }
         let certificates = chain.compactMap(X509Certificate.init(der:))
         guard certificates.count == chain.count, let leaf = certificates.first,
               let names = CertificateNames(der: chain[0]) else {
-            throw PoolProblem(.stirredNotShaken, "unreadable peer certificate")
+            throw PoolProblem(.stirredNotShaken, "unreadable peer certificate", alert: GNUTLS_A_BAD_CERTIFICATE)
         }
         for (index, certificate) in certificates.enumerated() {
             if let problem = certificate.validityProblem() {
-                throw PoolProblem(.stirredNotShaken, (index == 0 ? "peer certificate " : "peer chain certificate \(index) ") + problem)
+                throw PoolProblem(.stirredNotShaken, (index == 0 ? "peer certificate " : "peer chain certificate \(index) ") + problem,
+                                  alert: GNUTLS_A_CERTIFICATE_EXPIRED)
             }
         }
         let host: String
         switch role {
         case .client:
             host = HostName.domain(ofIdentity: remoteID)
-            guard leaf.names(host: host) else { throw PoolProblem(.stirredNotShaken, "the server certificate does not name \(host)") }
+            guard leaf.names(host: host) else {
+                throw PoolProblem(.stirredNotShaken, "the server certificate does not name \(host)", alert: GNUTLS_A_BAD_CERTIFICATE)
+            }
         case .server:
             guard let certified = names.certifiedHost else {
-                throw PoolProblem(.stirredNotShaken, "the client certificate names no host (no SAN dNSName or CN)")
+                throw PoolProblem(.stirredNotShaken, "the client certificate names no host (no SAN dNSName or CN)", alert: GNUTLS_A_BAD_CERTIFICATE)
             }
             if !remoteID.isEmpty, !HostName.equal(HostName.domain(ofIdentity: remoteID), certified) {
-                throw PoolProblem(.stirredNotShaken, "the client certificate names \(certified), not \(remoteID)")
+                throw PoolProblem(.stirredNotShaken, "the client certificate names \(certified), not \(remoteID)", alert: GNUTLS_A_BAD_CERTIFICATE)
             }
             host = certified
         }
         let lookup = server.configuration.tlsaResolver.tlsa(forHost: host)
         switch server.dane.verify(chain: chain, host: host, lookup: lookup) {
         case .matched: break
-        case .refused(let reason): throw PoolProblem(.stirredNotShaken, "DANE: \(reason)")
+        case .refused(let reason):
+            // No TLSA match means no trust anchor for the chain; a failed lookup is our trouble, not the peer's.
+            if case .failed = lookup { throw PoolProblem(.stirredNotShaken, "DANE: \(reason)", alert: GNUTLS_A_INTERNAL_ERROR) }
+            throw PoolProblem(.stirredNotShaken, "DANE: \(reason)", alert: GNUTLS_A_UNKNOWN_CA)
         }
         peerNames = names
         ownNames = tls.ownCertificate().flatMap(CertificateNames.init(der:))
@@ -353,16 +372,25 @@ final class PoolSession: @unchecked Sendable {
 
     // MARK: - Relay and teardown
 
-    private func relay() {
-        guard let tls, let plainFD else { return }
-        Relay(tls: tls, tlsLock: tlsLock, cryptFD: cryptFD, plainFD: plainFD, cancelFD: cancelFD,
-              graceSeconds: server.configuration.relayGraceSeconds).run()
+    /// Relays until the session ends; returns why, when it ended abnormally
+    /// (the peer's alert, a TLS error), for the application to learn later.
+    private func relay() -> String? {
+        guard let tls, let plainFD else { return nil }
+        let end = Relay(tls: tls, tlsLock: tlsLock, cryptFD: cryptFD, plainFD: plainFD, cancelFD: cancelFD,
+                        graceSeconds: server.configuration.relayGraceSeconds).run()
+        guard case .tlsFailed(let code) = end else { return nil }
+        tlsLock.lock()   // a PRNG on the reader thread may still use the session
+        let reason = code == GNUTLS_E_FATAL_ALERT_RECEIVED ? tls.receivedAlertNote.description : "TLS error: \(GnuTLS.describe(code))"
+        tlsLock.unlock()
+        server.log("session \(localID) ⇄ \(remoteID) ended: \(reason)")
+        return reason
     }
 
-    /// Unregister first (no PRNG reaches a dying session), then release GnuTLS
-    /// and every descriptor. Runs exactly once, on the session's thread.
-    private func finish() {
-        server.registry.unregister(self)
+    /// Unregister first (no PRNG reaches a dying session; an abnormal end
+    /// leaves its reason), then release GnuTLS and every descriptor. Runs
+    /// exactly once, on the session's thread.
+    private func finish(endedBecause reason: String? = nil) {
+        server.registry.unregister(self, reason: reason)
         tlsLock.lock()
         tornDown = true
         tls = nil

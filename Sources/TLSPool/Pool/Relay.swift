@@ -5,7 +5,14 @@ import Foundation
 /// until both directions are closed, either side fails, the session is
 /// cancelled, or the grace period after the first half-close runs out
 /// (spec §6.3). Reads from either side are bounded to one TLS record.
+/// `run` says how it ended, so the session can tell a peer's alert apart.
 struct Relay {
+    enum End: Equatable {
+        case closed, cancelled, graceExpired, plainFailed
+        /// A GnuTLS error on the TLS side, e.g. GNUTLS_E_FATAL_ALERT_RECEIVED.
+        case tlsFailed(Int32)
+    }
+
     let tls: TLSSession
     let tlsLock: NSLock
     let cryptFD: Int32
@@ -15,7 +22,7 @@ struct Relay {
 
     static let chunk = 16 * 1024
 
-    func run() {
+    func run() -> End {
         tls.useNonBlockingReads()   // the relay polls; GnuTLS must never block holding the lock
         var buffer = [UInt8](repeating: 0, count: Self.chunk)
         defer { buffer.wipe() }
@@ -30,12 +37,12 @@ struct Relay {
             if pending > 0 { timeout = 0 }
             if let halfClosedAt {
                 let left = graceSeconds - Date().timeIntervalSince(halfClosedAt)
-                if left <= 0 { return }
+                if left <= 0 { return .graceExpired }
                 if timeout != 0 { timeout = Int32(min(left * 1000, Double(Int32.max))) }
             }
             let ready = poll(&fds, 3, timeout)
-            if ready < 0 && errno != EINTR { return }
-            if fds[2].revents != 0 { return }
+            if ready < 0 && errno != EINTR { return .plainFailed }
+            if fds[2].revents != 0 { return .cancelled }
 
             if tlsOpen && (pending > 0 || fds[1].revents != 0) {
                 switch tlsToPlain(&buffer) {
@@ -44,7 +51,7 @@ struct Relay {
                     tlsOpen = false
                     shutdown(plainFD, Int32(SHUT_WR))
                     halfClosedAt = halfClosedAt ?? Date()
-                case .failed: return
+                case .failed(let end): return end
                 }
             }
             if plainOpen && fds[0].revents != 0 {
@@ -54,28 +61,29 @@ struct Relay {
                     plainOpen = false
                     _ = withTLS { $0.closeWrite() }
                     halfClosedAt = halfClosedAt ?? Date()
-                case .failed: return
+                case .failed(let end): return end
                 }
             }
         }
+        return .closed
     }
 
-    private enum Step { case more, closed, failed }
+    private enum Step { case more, closed, failed(End) }
 
     private func tlsToPlain(_ buffer: inout [UInt8]) -> Step {
         let received = buffer.withUnsafeMutableBytes { bytes in withTLS { $0.receive(into: bytes) } } ?? Int(GNUTLS_E_INVALID_SESSION)
         if received == 0 { return .closed }
         if received < 0 {
             let code = Int32(received)
-            return code == GNUTLS_E_AGAIN || code == GNUTLS_E_INTERRUPTED || code == GNUTLS_E_REHANDSHAKE ? .more : .failed
+            return code == GNUTLS_E_AGAIN || code == GNUTLS_E_INTERRUPTED || code == GNUTLS_E_REHANDSHAKE ? .more : .failed(.tlsFailed(code))
         }
-        return writeAll(buffer[0..<received]) ? .more : .failed
+        return writeAll(buffer[0..<received]) ? .more : .failed(.plainFailed)
     }
 
     private func plainToTLS(_ buffer: inout [UInt8]) -> Step {
         let count = buffer.withUnsafeMutableBytes { recv(plainFD, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
         if count == 0 { return .closed }
-        if count < 0 { return errno == EAGAIN || errno == EINTR ? .more : .failed }
+        if count < 0 { return errno == EAGAIN || errno == EINTR ? .more : .failed(.plainFailed) }
         var offset = 0
         while offset < count {
             let sent = buffer.withUnsafeBytes { bytes in
@@ -83,7 +91,7 @@ struct Relay {
             } ?? Int(GNUTLS_E_INVALID_SESSION)
             if sent > 0 { offset += sent; continue }
             if sent == Int(GNUTLS_E_AGAIN) || sent == Int(GNUTLS_E_INTERRUPTED) { continue }
-            return .failed
+            return .failed(.tlsFailed(Int32(truncatingIfNeeded: sent)))
         }
         return .more
     }

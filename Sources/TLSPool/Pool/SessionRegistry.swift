@@ -3,7 +3,9 @@ import Foundation
 /// ctlkey → protected session, with the pool connection that may control it
 /// (spec §6.4). A session enters just before its final STARTTLS reply and
 /// leaves first thing when its relay ends, so PRNG and INFO only ever reach
-/// live sessions, and only from their owner.
+/// live sessions, and only from their owner. A session that ended abnormally
+/// (a TLS alert, a TLS error) leaves its reason behind for a while
+/// (`EndedSessions`); it goes into the CTLKEY_NOT_FOUND message.
 final class SessionRegistry: @unchecked Sendable {
     private struct Entry {
         let session: PoolSession
@@ -13,6 +15,7 @@ final class SessionRegistry: @unchecked Sendable {
 
     private let lock = NSLock()
     private var entries: [CtlKey: Entry] = [:]
+    private var ended = EndedSessions()
 
     enum RegistrationFailure: Error { case duplicate, ownerGone }
 
@@ -27,10 +30,25 @@ final class SessionRegistry: @unchecked Sendable {
         entries[session.ctlkey] = Entry(session: session, owner: owner.map(ObjectIdentifier.init))
     }
 
-    func unregister(_ session: PoolSession) {
+    /// Removes `session`; `reason`, when the session ended abnormally, stays
+    /// for its owner to learn (taken under the same lock, so a request that
+    /// finds no session finds the reason).
+    func unregister(_ session: PoolSession, reason: String? = nil) {
         lock.lock()
         defer { lock.unlock() }
-        if entries[session.ctlkey]?.session === session { entries[session.ctlkey] = nil }
+        guard let entry = entries[session.ctlkey], entry.session === session else { return }
+        entries[session.ctlkey] = nil
+        if let reason { ended.remember(session.ctlkey, owner: entry.owner, reason: reason, now: Date()) }
+    }
+
+    /// The CTLKEY_NOT_FOUND message for `requester`: why its session ended, when known.
+    func notFoundMessage(for ctlkey: CtlKey, requester: PoolConnection) -> String {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let reason = ended.reason(for: ctlkey, requester: ObjectIdentifier(requester), now: Date()) else {
+            return "no live session with that ctlkey on this connection"
+        }
+        return "session ended: \(reason)"
     }
 
     /// The session for `ctlkey` if `requester` controls it.
@@ -68,6 +86,7 @@ final class SessionRegistry: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         let id = ObjectIdentifier(connection)
+        ended.forget(owner: id)
         var stopping: [PoolSession] = []
         for (key, entry) in entries where entry.owner == id {
             if entry.session.flags.contains(.fork) {

@@ -87,10 +87,16 @@ final class TLSSession {
         _ = gnutls_alert_send(handle, GNUTLS_AL_FATAL, description)
     }
 
-    /// The alert the peer sent, for messages like "received alert: protocol version".
-    var receivedAlert: String? {
-        guard let name = gnutls_alert_get_name(gnutls_alert_get(handle)) else { return nil }
-        return String(cString: name)
+    /// The last alert the peer sent, as our ERROR messages name it.
+    var receivedAlertNote: TLSAlertNote {
+        let alert = gnutls_alert_get(handle)
+        return TLSAlertNote(.received, code: UInt8(truncatingIfNeeded: alert.rawValue), name: Self.name(of: alert))
+    }
+
+    /// The RFC name of an alert, e.g. `certificate_expired` (GnuTLS spells it `GNUTLS_A_CERTIFICATE_EXPIRED`).
+    static func name(of alert: gnutls_alert_description_t) -> String {
+        guard let name = gnutls_alert_get_strname(alert).map({ String(cString: $0) }) else { return "alert_\(alert.rawValue)" }
+        return (name.hasPrefix("GNUTLS_A_") ? String(name.dropFirst(9)) : name).lowercased()
     }
 
     var isTLS13: Bool { gnutls_protocol_get_version(handle) == GNUTLS_TLS1_3 }
