@@ -226,7 +226,7 @@ var succeeded: [String] = []
         nextRealm += 1
         launched += 1
         let started = nowNs()
-        engine.crossover(from: realm, to: .realm(serviceRealm)) { outcome in
+        engine.crossover(from: realm, to: serviceRealm) { outcome in
             let ms = Double(nowNs() - started) / 1e6
             finished += 1
             switch outcome {

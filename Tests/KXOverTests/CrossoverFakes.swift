@@ -95,10 +95,13 @@ final class FakeKeyStore: KeyStore {
     var entries: [Principal: KeyStoreEntry] = [:]
     var stored: [(principal: Principal, kvno: UInt32, etypes: [Int32], bytes: [UInt8])] = []
     var failure: KXError?
+    /// Every principal read, in order.
+    var inspected: [Principal] = []
 
     init(world: FakeWorld, name: String) { self.world = world; self.name = name }
 
     func inspect(_ principal: Principal, completion: @escaping (Result<KeyStoreEntry, KXError>) -> Void) {
+        inspected.append(principal)
         let entry = entries[principal] ?? .absent
         world.later { completion(.success(entry)) }
     }

@@ -37,10 +37,11 @@ final class CrossoverHarness {
         }
     }
 
-    func client(_ target: ClientCrossover.Target = .realm("SERVICE.TEST")) -> ClientCrossover {
+    func client(_ target: String = "SERVICE.TEST", knownEntry: KeyStoreEntry? = nil) -> ClientCrossover {
         let ports = ClientCrossover.Ports(lookups: KXOverLookups(resolver: resolver), dialer: dialer, keyStore: clientStore,
                                           clock: world, random: world, timers: world)
-        return ClientCrossover(id: "c1", local: clientPolicy, target: target, ports: ports, log: { [unowned self] in log.append($0) }) {
+        return ClientCrossover(id: "c1", local: clientPolicy, serviceRealm: target, ports: ports, knownEntry: knownEntry,
+                               log: { [unowned self] in log.append($0) }) {
             [unowned self] in
             clientResult = $0
             clientCompletions += 1
@@ -48,8 +49,8 @@ final class CrossoverHarness {
     }
 
     @discardableResult
-    func run(_ target: ClientCrossover.Target = .realm("SERVICE.TEST"), advance: Double = 0) -> ClientCrossover {
-        let record = client(target)
+    func run(_ target: String = "SERVICE.TEST", advance: Double = 0, knownEntry: KeyStoreEntry? = nil) -> ClientCrossover {
+        let record = client(target, knownEntry: knownEntry)
         record.start()
         world.settle()
         if advance > 0 { world.advance(advance) }
@@ -93,11 +94,49 @@ struct CrossoverTests {
         #expect(!h.log.contains { $0.detail.contains(Hex.string(c.bytes.prefix(8))) })
     }
 
-    @Test func hostTargetLooksUpTheRealmFirst() {
+    /// The trigger read the KDB moments ago: the exchange starts from that
+    /// read instead of reading again (one KDB read per held request).
+    @Test func aReadFromTheTriggerIsNotRepeated() {
         let h = CrossoverHarness()
-        let client = h.run(.host("svc.service.test"))
-        #expect(client.transcript == [.initialised, .localKeyCheck, .realmLookup] + Self.clientHappy.dropFirst(2))
-        #expect(h.clientError == nil)
+        let client = h.run(knownEntry: .absent)
+        #expect(client.transcript == Self.clientHappy)
+        #expect(h.clientStore.inspected.isEmpty, "\(h.clientStore.inspected)")
+        let fresh = CrossoverHarness()
+        _ = fresh.run()
+        #expect(fresh.clientStore.inspected.count == 1)
+    }
+
+    /// A port that answers twice (or out of turn) fails the exchange at once,
+    /// loudly, instead of leaving it to hang until the overall deadline.
+    @Test func aStrayEventFailsTheExchangeLoudly() {
+        final class AnswersTwice: KeyStore {
+            func inspect(_ principal: Principal, completion: @escaping (Result<KeyStoreEntry, KXError>) -> Void) {
+                completion(.success(.absent))
+                completion(.success(.absent))
+            }
+            func store(_ write: CrossoverKeyWrite, completion: @escaping (Result<KeyWriteOutcome, KXError>) -> Void) {}
+        }
+        let h = CrossoverHarness()
+        let store = AnswersTwice()
+        let ports = ClientCrossover.Ports(lookups: KXOverLookups(resolver: h.resolver), dialer: h.dialer, keyStore: store,
+                                          clock: h.world, random: h.world, timers: h.world)
+        var result: Result<ClientCrossover.Success, KXError>?
+        var completions = 0
+        let client = ClientCrossover(id: "c1", local: h.clientPolicy, serviceRealm: "SERVICE.TEST", ports: ports) {
+            result = $0
+            completions += 1
+        }
+        client.start()
+        h.world.settle()
+        #expect(client.transcript == [.initialised, .localKeyCheck, .kdcLookup, .failed])
+        #expect(client.failedStage == .kdcLookup)
+        if case .failure(let error)? = result {
+            #expect(error.code == .errorEvent)
+            #expect(error.detail.contains("the local key's state arrived in stage C2 DNSSEC KDC"), "\(error)")
+        } else {
+            Issue.record("no failure: \(String(describing: result))")
+        }
+        #expect(completions == 1)
     }
 
     // MARK: client failure exits
@@ -109,12 +148,6 @@ struct CrossoverTests {
         #expect(h.clientStore.stored.isEmpty, sourceLocation: sourceLocation)
         #expect(h.clientCompletions == 1, sourceLocation: sourceLocation)
         #expect(h.dialer.connections.allSatisfy { $0.closed }, sourceLocation: sourceLocation)
-    }
-
-    @Test func realmLookupFailure() {
-        let h = CrossoverHarness()
-        h.resolver.set("_kerberos.svc.service.test", .txt, .bogus(reason: "tampered"), [FakeResolver.txt("SERVICE.TEST")])
-        expectClientFailure(h, h.run(.host("svc.service.test")), at: .realmLookup, .dnssecRealm)
     }
 
     @Test func foreignLocalPrincipalStopsBeforeTheNetwork() {

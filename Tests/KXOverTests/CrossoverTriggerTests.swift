@@ -58,7 +58,7 @@ struct CrossoverTriggerTests {
     @Test func hostRealmDecidesTheCrossover() throws {
         let asked = try #require(CrossoverTrigger.hostBasedRequest(of: Self.tgsRequest(), localRealms: Self.locals))
         #expect(CrossoverTrigger.hostBasedDecision(asked, hostRealm: "SERVICE.TEST", localRealms: Self.locals)
-                == CrossoverTrigger.Decision(localRealm: "CLIENT.TEST", target: .realm("SERVICE.TEST")))
+                == CrossoverTrigger.Decision(localRealm: "CLIENT.TEST", remoteRealm: "SERVICE.TEST"))
         // Ours, another realm we serve, nothing (insecure, bogus, unknown), or not a DNS-style realm: no crossover.
         #expect(CrossoverTrigger.hostBasedDecision(asked, hostRealm: "CLIENT.TEST", localRealms: Self.locals) == nil)
         #expect(CrossoverTrigger.hostBasedDecision(asked, hostRealm: "SISTER.TEST", localRealms: Self.locals.union(["SISTER.TEST"])) == nil)
@@ -70,7 +70,7 @@ struct CrossoverTriggerTests {
     @Test func explicitRealmRequestsStillTrigger() {
         let request = Self.tgsRequest(nameType: NameType.serviceInstance, sname: ["krbtgt", "SERVICE.TEST"], options: 0)
         #expect(CrossoverTrigger.crossRealmTarget(of: request, localRealms: Self.locals)
-                == CrossoverTrigger.Decision(localRealm: "CLIENT.TEST", target: .realm("SERVICE.TEST")))
+                == CrossoverTrigger.Decision(localRealm: "CLIENT.TEST", remoteRealm: "SERVICE.TEST"))
         #expect(CrossoverTrigger.hostBasedRequest(of: request, localRealms: Self.locals) == nil)
         #expect(CrossoverTrigger.crossRealmTarget(of: Self.tgsRequest(), localRealms: Self.locals) == nil)
         let own = Self.tgsRequest(nameType: NameType.serviceInstance, sname: ["krbtgt", "CLIENT.TEST"], options: 0)
@@ -83,7 +83,7 @@ struct CrossoverTriggerTests {
         let error = Vectors.load("mit-krb-error-7-fast.der")
         let beta = Vectors.load("mit-tgs-req-fast-krbtgt-beta.der")
         #expect(CrossoverTrigger.decide(request: beta, reply: error, localRealms: ["ALPHA.EXAMPLE"])
-                == CrossoverTrigger.Decision(localRealm: "ALPHA.EXAMPLE", target: .realm("BETA.EXAMPLE.ORG")))
+                == CrossoverTrigger.Decision(localRealm: "ALPHA.EXAMPLE", remoteRealm: "BETA.EXAMPLE.ORG"))
         for hostBased in [false, true] {
             #expect(CrossoverTrigger.decide(request: Self.tgsRequest(), reply: error, localRealms: Self.locals, hostBased: hostBased) == nil)
         }

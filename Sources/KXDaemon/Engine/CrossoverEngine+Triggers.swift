@@ -21,8 +21,8 @@ extension CrossoverEngine {
     public func requestArrived(_ request: [UInt8], client: RelayClient, forward: @escaping () -> Void) {
         /// Holds the request for `decision` unless the KDB holds a usable key.
         func crossUnlessKeyExists(_ decision: CrossoverTrigger.Decision, asked: String) {
-            guard case .realm(let remote) = decision.target, let local = realms[decision.localRealm] else { return forward() }
-            let principal = Principal.crossover(client: decision.localRealm, service: remote)
+            guard let local = realms[decision.localRealm] else { return forward() }
+            let principal = Principal.crossover(client: decision.localRealm, service: decision.remoteRealm)
             local.keyStore.inspect(principal) { [weak self] entry in
                 guard let self else { return forward() }
                 switch entry {
@@ -30,10 +30,11 @@ extension CrossoverEngine {
                     forward()
                 case .success(.foreign), .failure:
                     forward()
-                case .success:
+                case .success(let read):
                     self.counters.triggers += 1
                     self.logger.info("trigger: \(client) asked \(decision.localRealm) for \(asked); holding the request")
-                    self.crossover(from: decision.localRealm, to: decision.target) { _ in forward() }
+                    // The exchange starts from this read: the KDB is read once per request.
+                    self.crossover(from: decision.localRealm, to: decision.remoteRealm, knownEntry: read) { _ in forward() }
                 }
             }
         }
@@ -65,9 +66,8 @@ extension CrossoverEngine {
             }
             return
         }
-        guard let decision = CrossoverTrigger.crossRealmTarget(of: request, localRealms: localRealms),
-              case .realm(let remote) = decision.target else { return forward() }
-        crossUnlessKeyExists(decision, asked: "krbtgt/\(remote)")
+        guard let decision = CrossoverTrigger.crossRealmTarget(of: request, localRealms: localRealms) else { return forward() }
+        crossUnlessKeyExists(decision, asked: "krbtgt/\(decision.remoteRealm)")
     }
 }
 
@@ -84,7 +84,7 @@ extension CrossoverEngine: RelayInterceptor {
         guard let decision = CrossoverTrigger.decide(request: request, reply: reply, localRealms: localRealms,
                                                      hostBased: hostBasedTriggers) else { return }
         counters.triggers += 1
-        logger.info("trigger: krb5kdc told \(client) it has no \(decision.target) key for \(decision.localRealm); crossing for the next request")
-        crossover(from: decision.localRealm, to: decision.target) { _ in }
+        logger.info("trigger: krb5kdc told \(client) it has no \(decision.remoteRealm) key for \(decision.localRealm); crossing for the next request")
+        crossover(from: decision.localRealm, to: decision.remoteRealm) { _ in }
     }
 }

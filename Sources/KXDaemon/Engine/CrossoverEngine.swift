@@ -112,7 +112,7 @@ public final class CrossoverEngine {
     /// crosses again at once. Returns what was forgotten, for the reply.
     public func keyRemoved(_ principal: Principal) -> String {
         guard let service = principal.name.krbtgtRealm else { return "not a crossover principal" }
-        let hadBackoff = desk.keyRemoved(.init(localRealm: principal.realm, target: "\(ClientCrossover.Target.realm(service))"))
+        let hadBackoff = desk.keyRemoved(.init(localRealm: principal.realm, target: service))
         note("\(principal) removed by kxover revoke; the next request for it crosses again" + (hadBackoff ? " (failure backoff cleared)" : ""))
         return "ok: kxoverd will cross again on the next request for \(principal)"
     }
@@ -137,13 +137,15 @@ public final class CrossoverEngine {
 
     // MARK: - Client side
 
-    /// Runs (or joins) the exchange that gives `localRealm` a key for `target`.
-    public func crossover(from localRealm: String, to target: ClientCrossover.Target,
+    /// Runs (or joins) the exchange that gives `localRealm` a key for the
+    /// realm `target`. `knownEntry`: what the caller read from the KDB just
+    /// now, so the exchange does not read it again.
+    public func crossover(from localRealm: String, to target: String, knownEntry: KeyStoreEntry? = nil,
                           completion: @escaping (Result<ClientCrossover.Success, KXError>) -> Void) {
         guard let local = realms[localRealm] else {
             return completion(.failure(KXError(.offerRealm, "\(localRealm) is not a realm kxover serves here")))
         }
-        let pair = ExchangeDesk<Waiter>.Pair(localRealm: localRealm, target: "\(target)")
+        let pair = ExchangeDesk<Waiter>.Pair(localRealm: localRealm, target: target)
         switch desk.request(pair, waiter: completion, now: now) {
         case .join:
             counters.joined += 1
@@ -169,9 +171,9 @@ public final class CrossoverEngine {
         let log = Self.timedLog(logger, metrics: metrics, side: "client", faults: faults)
         let observer = clientStageObserver
         let record = ClientCrossover(
-            id: id, local: local.policy, target: target,
+            id: id, local: local.policy, serviceRealm: target,
             ports: .init(lookups: lookups, dialer: dialer, keyStore: local.keyStore, clock: ports, random: ports, timers: ports),
-            timeouts: clientTimeouts, log: { event in log(event); observer?(event) }) { [weak self] result in
+            timeouts: clientTimeouts, knownEntry: knownEntry, log: { event in log(event); observer?(event) }) { [weak self] result in
                 self?.clientFinished(pair, result)
             }
         clientRecords[pair] = (record, DispatchTime.now().uptimeNanoseconds)
@@ -182,7 +184,7 @@ public final class CrossoverEngine {
 
     private func clientFinished(_ pair: ExchangeDesk<Waiter>.Pair, _ result: Result<ClientCrossover.Success, KXError>) {
         guard let entry = clientRecords.removeValue(forKey: pair) else { return }
-        metrics?.exchangeFinished(side: "client", failure: Self.failure(result, entry.record.transcript.map(\.rawValue)),
+        metrics?.exchangeFinished(side: "client", failure: Self.failure(result, in: entry.record.failedStage?.rawValue),
                                   seconds: Self.seconds(since: entry.started))
         countRefusalReceived(result)
         let failure: KXError?
@@ -213,7 +215,7 @@ public final class CrossoverEngine {
 
     func serverFinished(_ result: Result<ServerCrossover.Success, KXError>, id: String) {
         if let entry = serverRecords.removeValue(forKey: id) {
-            metrics?.exchangeFinished(side: "server", failure: Self.failure(result, entry.record.transcript.map(\.rawValue)),
+            metrics?.exchangeFinished(side: "server", failure: Self.failure(result, in: entry.record.failedStage?.rawValue),
                                       seconds: Self.seconds(since: entry.started))
             noteRefusalSent(entry.record, id: id)
         }
@@ -242,9 +244,9 @@ public final class CrossoverEngine {
     }
 
     /// The stage that failed (the one before `failed`) and the error code.
-    static func failure<S>(_ result: Result<S, KXError>, _ transcript: [String]) -> (stage: String, code: String)? {
+    static func failure<S>(_ result: Result<S, KXError>, in stage: String?) -> (stage: String, code: String)? {
         guard case .failure(let error) = result else { return nil }
-        return (transcript.dropLast().last ?? "?", error.code.rawValue)
+        return (stage ?? "?", error.code.rawValue)
     }
 
     static func seconds(since start: UInt64) -> Double {
@@ -266,10 +268,9 @@ public final class CrossoverEngine {
             logger.info("\(event) [+\(String(format: "%.1f", ms)) ms]")
             if let metrics {
                 if let (stage, since) = current { metrics.stageEnded(side: side, stage: stage, seconds: Double(now - since) / 1e9) }
-                let ended = event.stage == "finished" || event.stage.hasSuffix(" failed")
-                current = ended ? nil : (event.stage, now)
+                current = event.ends ? nil : (event.stage, now)
             }
-            faults?.stageEntered(event.stage)
+            if event.outcome == .entered { faults?.stageEntered(event.stage) }
         }
     }
 

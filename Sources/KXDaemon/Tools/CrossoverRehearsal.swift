@@ -101,13 +101,15 @@ public final class CrossoverRehearsal {
         var logger = Logger(label: "kxover")
         logger.logLevel = .critical
         let store = KadmKeyStore(configuration: local.kadmin, executor: loop.executor)
+        // The kadm5 thread ends, its handle closed, before kxover exits.
+        defer { store.close(timeout: 5) }
         let engine = CrossoverEngine(loop: loop, realms: [.init(policy: local.crossoverPolicy, keyStore: store)],
                                      resolver: resolver, pool: poolClient, logger: logger)
         engine.clientStageObserver = { [self] event in note("\(event)") }
         engine.faults = stopAtStage.map { StageFaults(stopAt: $0, logger: logger) }
         var result: Result<ClientCrossover.Success, KXError>?
         note("\(local.name) → \(remote): crossover")
-        engine.crossover(from: local.name, to: .realm(remote)) { result = $0 }
+        engine.crossover(from: local.name, to: remote) { result = $0 }
         if !loop.run(until: { result != nil }, timeout: timeout) {
             result = .failure(KXError(.timeout, "no result within \(Int(timeout)) s"))
         }

@@ -6,11 +6,11 @@
 public enum CrossoverTrigger {
     public struct Decision: Hashable, Sendable {
         public let localRealm: String
-        public let target: ClientCrossover.Target
+        public let remoteRealm: String
 
-        public init(localRealm: String, target: ClientCrossover.Target) {
+        public init(localRealm: String, remoteRealm: String) {
             self.localRealm = localRealm
-            self.target = target
+            self.remoteRealm = remoteRealm
         }
     }
 
@@ -18,13 +18,10 @@ public enum CrossoverTrigger {
     /// `krbtgt/REMOTE`. MIT krb5kdc caches its answer to a request's exact
     /// bytes (its lookaside cache, about two minutes), so a request replayed
     /// after an exchange would get the cached KRB-ERROR 7 again; the engine
-    /// therefore holds such a request *before* forwarding it whenever the
-    /// crossover key is not known to exist.
+    /// therefore holds such a request *before* forwarding it until the KDB
+    /// holds a usable key.
     public static func crossRealmTarget(of request: [UInt8], localRealms: Set<String>) -> Decision? {
-        guard request.first == 0x6C, let peek = try? KDCRequestPeek(derEncoded: request), peek.kind == .tgsRequest,
-              localRealms.contains(peek.realm), let remote = peek.sname?.krbtgtRealm,
-              remote != peek.realm, RealmName.isValid(remote), !localRealms.contains(remote) else { return nil }
-        return Decision(localRealm: peek.realm, target: .realm(remote))
+        crossRealmDecision(request, localRealms: localRealms)
     }
 
     /// After krb5kdc answered: KRB-ERROR 7 for `krbtgt/REMOTE`. Host-based
@@ -34,12 +31,18 @@ public enum CrossoverTrigger {
     /// vouched for by DNSSEC; an error 7 afterwards is the KDC's last word.
     public static func decide(request: [UInt8], reply: [UInt8], localRealms: Set<String>,
                               hostBased: Bool = false) -> Decision? {
-        guard reply.first == KRBError.applicationTag, request.first == 0x6C,
-              let error = try? KRBError(derEncoded: reply), error.errorCode == KerberosErrorCode.serverPrincipalUnknown,
-              let peek = try? KDCRequestPeek(derEncoded: request), peek.kind == .tgsRequest,
+        guard reply.first == KRBError.applicationTag, let error = try? KRBError(derEncoded: reply),
+              error.errorCode == KerberosErrorCode.serverPrincipalUnknown else { return nil }
+        return crossRealmDecision(request, localRealms: localRealms)
+    }
+
+    /// The one guard chain both triggers share: a TGS-REQ to one of our
+    /// realms for `krbtgt/REMOTE`, REMOTE a valid realm that is not ours.
+    private static func crossRealmDecision(_ request: [UInt8], localRealms: Set<String>) -> Decision? {
+        guard request.first == 0x6C, let peek = try? KDCRequestPeek(derEncoded: request), peek.kind == .tgsRequest,
               localRealms.contains(peek.realm), let remote = peek.sname?.krbtgtRealm,
               remote != peek.realm, RealmName.isValid(remote), !localRealms.contains(remote) else { return nil }
-        return Decision(localRealm: peek.realm, target: .realm(remote))
+        return Decision(localRealm: peek.realm, remoteRealm: remote)
     }
 
     // MARK: - Host-based names (referrals)
@@ -75,7 +78,7 @@ public enum CrossoverTrigger {
     public static func hostBasedDecision(_ request: HostBasedRequest, hostRealm: String?, localRealms: Set<String>) -> Decision? {
         guard let realm = hostRealm, RealmName.isValid(realm), realm != request.localRealm,
               !localRealms.contains(realm) else { return nil }
-        return Decision(localRealm: request.localRealm, target: .realm(realm))
+        return Decision(localRealm: request.localRealm, remoteRealm: realm)
     }
 }
 

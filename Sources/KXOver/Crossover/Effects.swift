@@ -97,11 +97,39 @@ public struct LocalRealmPolicy: Sendable, Hashable {
     }
 }
 
-/// One line of an exchange's history, for logs and transcript tests. Never key bytes.
+/// One step of an exchange's history, typed: logging, metrics and status
+/// each read what they need from it. Never key bytes.
 public struct CrossoverEvent: Sendable, Hashable, CustomStringConvertible {
+    public enum Outcome: Sendable, Hashable {
+        /// The exchange entered `stage`; its work begins.
+        case entered
+        /// The exchange ended well (`stage` is the final one).
+        case finished
+        /// The exchange failed in `stage` with this code.
+        case failed(KXError.Code)
+    }
+
     public let exchange: String
+    /// The stage entered, or the one the exchange failed in ("C9 KX-REP").
     public let stage: String
+    public let outcome: Outcome
     public let detail: String
 
-    public var description: String { "\(exchange) \(stage)\(detail.isEmpty ? "" : ": " + detail)" }
+    public init(exchange: String, stage: String, outcome: Outcome = .entered, detail: String = "") {
+        self.exchange = exchange
+        self.stage = stage
+        self.outcome = outcome
+        self.detail = detail
+    }
+
+    /// True for the last event of an exchange.
+    public var ends: Bool { outcome != .entered }
+
+    /// The stage's number as logs and --debug-stop-at-stage name it ("C9").
+    public var stageNumber: String { String(stage.prefix { $0 != " " }) }
+
+    public var description: String {
+        let failed = if case .failed = outcome { " failed" } else { "" }
+        return "\(exchange) \(stage)\(failed)\(detail.isEmpty ? "" : ": " + detail)"
+    }
 }

@@ -1,4 +1,4 @@
-/// A record's current stage, every stage it entered, and one log line per step.
+/// A record's current stage, every stage it entered, and one typed event per step.
 struct StageTrail<Stage: RawRepresentable> where Stage.RawValue == String {
     let exchange: String
     private let log: (CrossoverEvent) -> Void
@@ -12,15 +12,16 @@ struct StageTrail<Stage: RawRepresentable> where Stage.RawValue == String {
         history = [start]
     }
 
-    mutating func enter(_ next: Stage, _ detail: String = "") {
+    /// `final`: the exchange ends well with this stage.
+    mutating func enter(_ next: Stage, _ detail: String = "", final: Bool = false) {
         current = next
         history.append(next)
-        log(CrossoverEvent(exchange: exchange, stage: next.rawValue, detail: detail))
+        log(CrossoverEvent(exchange: exchange, stage: next.rawValue, outcome: final ? .finished : .entered, detail: detail))
     }
 
     /// Logs which stage failed and why, then moves to `failed`.
     mutating func fail(into failed: Stage, _ error: KXError) {
-        log(CrossoverEvent(exchange: exchange, stage: "\(current.rawValue) failed", detail: error.description))
+        log(CrossoverEvent(exchange: exchange, stage: current.rawValue, outcome: .failed(error.code), detail: error.description))
         current = failed
         history.append(failed)
     }

@@ -23,6 +23,14 @@ public struct CrossoverKeyWrite: Sendable {
     }
 }
 
+extension CrossoverKeyWrite {
+    /// What an exchange agreed (either side), ready to be written.
+    init(_ keyInfo: KeyInfo, _ layout: KeySchedule.Layout, _ material: KeyMaterial) {
+        self.init(principal: keyInfo.kxName, kvno: keyInfo.kvno, material: material, layout: layout,
+                  from: keyInfo.from, till: keyInfo.till)
+    }
+}
+
 /// The keys kxover manages for one crossover principal.
 public struct ManagedKeySet: Hashable, Sendable {
     public struct Version: Hashable, Sendable {
