@@ -23,8 +23,8 @@ public struct PIOCCommand: RawRepresentable, Hashable, Sendable, CustomStringCon
 
     /// Our local extension `PIOC_LOCAL | PIOC_PRNG_V2`: an RFC 5705 export
     /// whose context travels in a sealed memfd passed with SCM_RIGHTS, for
-    /// contexts that do not fit the PRNG record. See `PRNGPayload` and the
-    /// README section "TLS Pool" for the exact format.
+    /// contexts that do not fit the PRNG record. See `PRNGPayload` and
+    /// docs/tlspool.md for the exact format.
     public static let prngLong = PIOCCommand(rawValue: localBit | 0x0000_002b)
 
     public var isLocal: Bool { rawValue & Self.localBit != 0 }
