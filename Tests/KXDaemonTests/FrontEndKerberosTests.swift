@@ -299,9 +299,35 @@ struct FrontEndKerberosTests {
             }
             return clients.allSatisfy { $0.firstFrame != nil }
         })
-        #expect(peak <= 5)
-        #expect(harness.frontEnd.counters.acceptPauses >= 1)
+        #expect(peak <= 6)   // the cap, and the newest connection while room is made
+        // Busy connections are never evicted: the listeners pause instead.
+        #expect(harness.frontEnd.counters.acceptPauses + harness.frontEnd.counters.idleEvictions >= 1)
         #expect(harness.frontEnd.counters.tcpReplies == 20)
+    }
+
+    /// Idle connections cannot lock clients out: at the cap, the connection
+    /// that has waited longest for a message (at least a second) is closed
+    /// to make room.
+    @Test func atTheCapTheOldestIdleConnectionMakesRoom() throws {
+        var limits = FrontEndHarness.testLimits
+        limits.maxTCPConnections = 5
+        let harness = try FrontEndHarness(limits: limits)
+        var idle: [FrontEndTestSocket] = []
+        for _ in 0..<5 {
+            idle.append(try FrontEndTestSocket(tcpTo: harness.address))
+            let count = idle.count
+            #expect(harness.drive { harness.frontEnd.openTCPConnections == count })
+        }
+        let user = try FrontEndTestSocket(tcpTo: harness.address)
+        user.send(TCPFraming.frame(harness.realm.asRequest()))
+        #expect(harness.drive(timeout: 10) { user.pump().firstFrame != nil })
+        #expect(frontEndKRBErrorCode(user.firstFrame) == 25)
+        // The newest connection is accepted one over the cap; the longest-idle one then goes.
+        #expect(harness.drive(timeout: 10) { harness.frontEnd.counters.idleEvictions == 1 })
+        #expect(harness.frontEnd.openTCPConnections == 5)
+        // The first idle connection was the one closed; the others are still open.
+        #expect(harness.drive { idle[0].pump().isClosedByPeer })
+        #expect(!idle[4].pump().isClosedByPeer)
     }
 
     /// Every socket of the front end (listeners, clients, backend) is closed

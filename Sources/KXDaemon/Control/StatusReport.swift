@@ -96,7 +96,8 @@ extension Daemon {
                 ("relay_error", c.relayErrors), ("refusal", c.refusals), ("protocol_disconnect", c.protocolDisconnects),
                 ("starttls_handoff", c.startTLSHandoffs), ("held_before_backend", c.heldBeforeBackend),
                 ("absorbed_retry", c.absorbedRetries), ("replay", c.replays), ("hold_expired", c.holdsExpired),
-                ("udp_overload_drop", c.udpOverloadDrops), ("accept_pause", c.acceptPauses), ("client_send_error", c.clientSendErrors),
+                ("udp_overload_drop", c.udpOverloadDrops), ("accept_pause", c.acceptPauses), ("idle_eviction", c.idleEvictions),
+                ("client_send_error", c.clientSendErrors),
             ]
             return events.map { ("event=\"\($0.0)\"", Double($0.1)) }
         }

@@ -32,14 +32,40 @@ extension CrossoverEngine {
                     forward()
                 case .success(let read):
                     self.counters.triggers += 1
-                    self.logger.info("trigger: \(client) asked \(decision.localRealm) for \(asked); holding the request")
                     // The exchange starts from this read: the KDB is read once per request.
-                    self.crossover(from: decision.localRealm, to: decision.remoteRealm, knownEntry: read) { _ in forward() }
+                    let exchange = "\(decision.localRealm)>\(decision.remoteRealm)"
+                    switch self.holds.admit(exchange: exchange, address: client.address.addressBytes) {
+                    case .success(let ticket):
+                        self.logger.info("trigger: \(client) asked \(decision.localRealm) for \(asked); holding the request")
+                        self.crossover(from: decision.localRealm, to: decision.remoteRealm, knownEntry: read) { [weak self] _ in
+                            self?.holds.release(ticket)
+                            forward()
+                        }
+                    case .failure(let refused):
+                        // Over a cap: the request goes on now (the KDC answers as it
+                        // would); the exchange still runs, for the next request.
+                        self.counters.holdsRefused += 1
+                        self.metrics?.requested("hold_refused")
+                        self.logger.info("trigger: \(client) asked \(decision.localRealm) for \(asked); \(refused): forwarding at once")
+                        self.crossover(from: decision.localRealm, to: decision.remoteRealm, knownEntry: read) { _ in }
+                        forward()
+                    }
                 }
             }
         }
 
         if hostBasedTriggers, let asked = CrossoverTrigger.hostBasedRequest(of: request, localRealms: localRealms) {
+            // The DNS walk is a hold too, under the same caps; over them the request goes on untouched.
+            guard case .success(let ticket) = holds.admit(exchange: "dns:\(asked.host)", address: client.address.addressBytes) else {
+                counters.holdsRefused += 1
+                metrics?.requested("hold_refused")
+                return forward()
+            }
+            let forwardAfterDNS = forward
+            let forward: () -> Void = { [weak self] in
+                self?.holds.release(ticket)
+                forwardAfterDNS()
+            }
             // DNS gets a bounded share of the hold; the request then goes on as it came.
             var settled = false
             var bound: Cancellable?

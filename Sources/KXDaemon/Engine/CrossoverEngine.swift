@@ -31,6 +31,8 @@ public final class CrossoverEngine {
         public var triggers = 0
         /// New exchanges refused by the global limits (both sides).
         public var refusedByLimits = 0
+        /// Requests forwarded at once because a cap on held requests was reached.
+        public var holdsRefused = 0
     }
 
     public let loop: EventLoop
@@ -54,6 +56,9 @@ public final class CrossoverEngine {
     private let clientTimeouts: CrossoverTimeouts
     let hostBasedTriggers: Bool
     typealias Waiter = (Result<ClientCrossover.Success, KXError>) -> Void
+    /// Requests held while exchanges (or host-realm lookups) run: capped per
+    /// exchange, per source prefix and in all (`HoldBudget`).
+    public var holds = HoldBudget()
     /// Joining, backoff, draining and the limits: decided by the desk (pure, in the core).
     var desk = ExchangeDesk<Waiter>(admission: ExchangeAdmission(maxInFlight: 256, perMinute: 600))
     /// The record running for each pair the desk has started.

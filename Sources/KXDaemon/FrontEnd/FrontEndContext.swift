@@ -17,6 +17,8 @@ final class FrontEndContext {
     var tcpListeners: [TCPListener] = []
     private(set) var connections: [ObjectIdentifier: TCPClientConnection] = [:]
     private var acceptingPausedAtCap = false
+    /// While paused at the cap: when to look again for a connection to evict.
+    private var roomCheck: Watch?
     private(set) var isClosed = false
 
     var limits: FrontEndConfiguration.Limits { configuration.limits }
@@ -44,30 +46,59 @@ final class FrontEndContext {
 
     // MARK: - TCP connections
 
-    /// Called by a listener; false once the connection cap is reached (the
-    /// listeners are then paused until a connection ends).
-    var canAcceptConnection: Bool {
-        if isClosed { return false }
-        if connections.count < limits.maxTCPConnections { return true }
-        if !acceptingPausedAtCap {
-            acceptingPausedAtCap = true
-            counters.acceptPauses += 1
-            tcpListeners.forEach { $0.pause() }
-        }
-        return false
-    }
+    /// Called by a listener before each accept: false once closed, or while
+    /// the listeners are paused at the connection cap.
+    var canAcceptConnection: Bool { !isClosed && !acceptingPausedAtCap }
+
+    /// How long a connection must have waited for a message, with nothing in
+    /// progress, before it may be closed to make room for a new one (a client
+    /// that has just connected gets to send its request).
+    static let evictableAfter: UInt64 = 1_000_000_000
 
     func accepted(fd: Int32, peer: SocketAddress, local: SocketAddress?) {
         counters.tcpConnectionsAccepted += 1
         let connection = TCPClientConnection(fd: fd, peer: peer, local: local, context: self)
         connections[ObjectIdentifier(connection)] = connection
         connection.start()
+        if connections.count > limits.maxTCPConnections { makeRoom() }
+    }
+
+    /// Over the cap (a new connection was just accepted): close the connection
+    /// that has waited longest for a message
+    /// (as krb5kdc closes its oldest), so idle connections cannot lock clients
+    /// out. When every connection is busy the listeners pause until one ends
+    /// or becomes evictable; busy connections are never cut.
+    private func makeRoom() {
+        let now = DispatchTime.now().uptimeNanoseconds
+        let evictable = connections.values.filter { connection in
+            connection.idleSince.map { now &- $0 >= Self.evictableAfter } ?? false
+        }
+        if let oldest = evictable.min(by: { $0.idleSince! < $1.idleSince! }) {
+            counters.idleEvictions += 1
+            oldest.close()
+            return
+        }
+        guard !acceptingPausedAtCap else { return }
+        acceptingPausedAtCap = true
+        counters.acceptPauses += 1
+        tcpListeners.forEach { $0.pause() }
+        roomCheck = loop.schedule(after: Double(Self.evictableAfter) / 1e9) { [weak self] in self?.retryRoom() }
+    }
+
+    private func retryRoom() {
+        roomCheck = nil
+        guard acceptingPausedAtCap, !isClosed else { return }
+        acceptingPausedAtCap = false
+        if connections.count > limits.maxTCPConnections { makeRoom() }
+        if !acceptingPausedAtCap { tcpListeners.forEach { $0.resume() } }
     }
 
     func connectionEnded(_ connection: TCPClientConnection) {
         connections[ObjectIdentifier(connection)] = nil
-        if acceptingPausedAtCap && !isClosed && connections.count < limits.maxTCPConnections {
+        if acceptingPausedAtCap && !isClosed && connections.count <= limits.maxTCPConnections {
             acceptingPausedAtCap = false
+            roomCheck?.cancel()
+            roomCheck = nil
             tcpListeners.forEach { $0.resume() }
         }
     }
@@ -77,6 +108,8 @@ final class FrontEndContext {
     func close() {
         guard !isClosed else { return }
         isClosed = true
+        roomCheck?.cancel()
+        roomCheck = nil
         tcpListeners.forEach { $0.close() }
         tcpListeners.removeAll()
         udpRelays.forEach { $0.close() }

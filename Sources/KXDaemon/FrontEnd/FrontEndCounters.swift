@@ -5,6 +5,8 @@ public struct FrontEndCounters: Sendable, Equatable {
     /// Framed TCP messages relayed to the backend.
     public var tcpRequests = 0
     public var tcpConnectionsAccepted = 0
+    /// Idle connections closed to make room for a new one at the connection cap.
+    public var idleEvictions = 0
     /// Replies handed to clients.
     public var udpReplies = 0
     public var tcpReplies = 0

@@ -1,3 +1,4 @@
+import Dispatch
 import Glibc
 import KXEventLoop
 import KXOver
@@ -32,6 +33,10 @@ final class TCPClientConnection {
     private var request: RelayedRequest?
     /// While lingering: the client has closed its side.
     private var clientDoneSending = false
+    /// Since when the connection has waited for a message with nothing in
+    /// progress (nil: a request is being relayed or held, or it is past serving).
+    /// The oldest idle connection is the one evicted when the cap is reached.
+    private(set) var idleSince: UInt64?
 
     init(fd: Int32, peer: SocketAddress, local: SocketAddress?, context: FrontEndContext) {
         self.fd = fd
@@ -104,11 +109,13 @@ final class TCPClientConnection {
         guard let event = reader.next() else {
             if timer == nil {
                 timer = context.loop.schedule(after: context.limits.idleTimeout) { [weak self] in self?.idleTimedOut() }
+                idleSince = DispatchTime.now().uptimeNanoseconds
             }
             return
         }
         timer?.cancel()
         timer = nil
+        idleSince = nil
         switch event {
         case .message(let message):
             relay(message)

@@ -13,7 +13,7 @@ public final class DaemonMetrics {
         registry.declare("kxover_exchange_duration_seconds", .histogram,
                          "Wall time of finished exchanges, by side and outcome.")
         registry.declare("kxover_stage_duration_seconds", .histogram,
-                         "Time spent in each stage of an exchange (C1-C11 client, S1-S7 server), including the stage that failed.")
+                         "Time spent in each stage of an exchange (C0-C11 client, S1-S8 server), including the stage that failed.")
         registry.declare("kxover_exchange_requests_total", .counter,
                          "Requests for exchanges: started, joined (an exchange already running), backed_off (refused during failure backoff), refused_by_limits (max_exchanges_in_flight or max_exchanges_per_minute, either side).")
         registry.declare("kxover_dns_answers_total", .counter,
