@@ -76,17 +76,17 @@ extension CrossoverEngine {
                 guard let self else { return forward() }
                 let realm = try? result.get()
                 guard let decision = CrossoverTrigger.hostBasedDecision(asked, hostRealm: realm, localRealms: self.localRealms) else {
-                    self.logger.debug("\(asked.service)/\(asked.host): realm \(realm ?? "not vouched for by DNSSEC"); no crossover")
+                    self.logger.debug("\(LogText.escaped(asked.service))/\(asked.host): realm \(realm ?? "not vouched for by DNSSEC"); no crossover")
                     return forward()
                 }
-                crossUnlessKeyExists(decision, asked: "\(asked.service)/\(asked.host) (realm \(realm ?? "?"))")
+                crossUnlessKeyExists(decision, asked: "\(LogText.escaped(asked.service))/\(asked.host) (realm \(realm ?? "?"))")
             }
             if !settled {
                 bound = ports.schedule(after: 5) { [weak self] in
                     guard !settled else { return }
                     settled = true
                     lookup.cancel()
-                    self?.logger.info("\(asked.service)/\(asked.host): no DNS answer within 5 s; forwarding")
+                    self?.logger.info("\(LogText.escaped(asked.service))/\(asked.host): no DNS answer within 5 s; forwarding")
                     forward()
                 }
             }

@@ -87,8 +87,8 @@ public final class KXOverLookups {
         let realms = Set(answer.rdata.compactMap(DNSRecords.firstString).filter { !$0.isEmpty }
             .map { String(decoding: $0, as: UTF8.self) })
         guard let realm = realms.first else { return .refused("holds no realm name") }
-        guard realms.count == 1 else { return .refused("names conflicting realms \(realms.sorted().joined(separator: ", "))") }
-        guard RealmName.isValid(realm) else { return .refused("names \"\(realm)\", not an upper-case DNS-style realm") }
+        guard realms.count == 1 else { return .refused("names conflicting realms \(realms.sorted().map { LogText.escaped($0, limit: 64) }.joined(separator: ", "))") }
+        guard RealmName.isValid(realm) else { return .refused("names \"\(LogText.escaped(realm, limit: 64))\", not an upper-case DNS-style realm") }
         return .found(realm)
     }
 

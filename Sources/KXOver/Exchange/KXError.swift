@@ -57,7 +57,10 @@ public struct KXError: Error, Hashable, Sendable, CustomStringConvertible {
         self.refusedBy = refusedBy
     }
 
+    /// Logged and shown by `kxover status`: details may quote what a peer or
+    /// DNS sent, so they are escaped (LogText) here, once for every reader.
     public var description: String {
-        refusedBy.map { "refused by \($0): \(code.rawValue): \(detail)" } ?? "\(code.rawValue): \(detail)"
+        let text = LogText.escaped(detail, limit: 1024)
+        return refusedBy.map { "refused by \(LogText.escaped($0)): \(code.rawValue): \(text)" } ?? "\(code.rawValue): \(text)"
     }
 }
