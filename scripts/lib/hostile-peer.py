@@ -1,59 +1,133 @@
 #!/usr/bin/env python3
 """Hostile peers for a kxoverd front end (loopback only, bounded in count and time).
+Each mode asserts what the server must do and exits 1, saying what it saw,
+when the server does anything else.
 
-usage: hostile-peer.py PORT MODE
-  stall-after-accept   connect, send nothing, hold 3 s
-  stall-after-starttls send 80 00 00 01, read the answer, send no ClientHello, hold 3 s
-  stall-mid-handshake  STARTTLS, then half a ClientHello, hold 3 s
-  garbage              random bytes as a Kerberos TCP stream
-  oversized            a length of 0x7fffffff
-  flood                200 connections at once, each held 2 s
-Prints what the server answered; exits 0 when the server behaved (answered or closed, never hung us).
+usage: hostile-peer.py PORT MODE [REALM]
+  stall-after-accept   connect, send nothing: closed, without a word, within
+                       the front end's idle bound (30 s) and some slack
+  stall-after-starttls send 80 00 00 01: answered 00 00 00 00; then no
+                       ClientHello: closed within the pool's handshake bound
+  stall-mid-handshake  STARTTLS, then half a TLS record: closed the same way
+  garbage              a framed message that is no KDC request (seeded bytes):
+                       closed at once, without an answer
+  oversized            a length of 0x7fffffff: a framed KRB-ERROR, then closed
+  flood                200 connections at once, held; meanwhile an AS-REQ for
+                       REALM on one more connection is answered
 """
-import os, socket, sys, time
+import importlib.util, os, random, socket, sys, time
 
 port, mode = int(sys.argv[1]), sys.argv[2]
+realm = sys.argv[3] if len(sys.argv) > 3 else "SERVICE.TEST"
+
+# What the server may take, with slack for a loaded machine.
+IDLE_BOUND = 30 + 10          # FrontEndConfiguration.Limits.idleTimeout
+HANDSHAKE_BOUND = 15 + 5      # the server role's StartTLS exchange timeout
+AT_ONCE = 5
+
 
 def connect():
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
     s.settimeout(5)
     return s
 
-def drain(s, seconds):
-    s.settimeout(seconds)
+
+def read_until_closed(s, seconds):
+    """Everything the server sends until it closes, and whether it closed in time."""
+    deadline = time.monotonic() + seconds
     data = b""
-    try:
-        while True:
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return data, False
+        s.settimeout(left)
+        try:
             chunk = s.recv(4096)
-            if not chunk:
-                return data, "closed"
-            data += chunk
-    except socket.timeout:
-        return data, "open"
+        except socket.timeout:
+            return data, False
+        except ConnectionResetError:
+            return data, True
+        if not chunk:
+            return data, True
+        data += chunk
+
+
+def expect(ok, what):
+    print(("ok: " if ok else "FAILED: ") + what)
+    if not ok:
+        sys.exit(1)
+
+
+def starttls(s):
+    s.sendall(bytes.fromhex("80000001"))
+    answer = b""
+    while len(answer) < 4:
+        chunk = s.recv(4 - len(answer))
+        if not chunk:
+            break
+        answer += chunk
+    expect(answer == b"\x00\x00\x00\x00", f"STARTTLS answered 00000000 (got {answer.hex() or 'nothing'})")
+
 
 if mode == "stall-after-accept":
-    s = connect(); time.sleep(3); print("held"); s.close()
+    s = connect()
+    data, closed = read_until_closed(s, IDLE_BOUND)
+    expect(closed and not data, f"a silent client is closed without a word within {IDLE_BOUND} s (sent {len(data)} bytes, closed: {closed})")
 elif mode == "stall-after-starttls":
-    s = connect(); s.sendall(bytes.fromhex("80000001"))
-    print("answer", s.recv(4).hex()); time.sleep(3); s.close()
+    s = connect()
+    starttls(s)
+    data, closed = read_until_closed(s, HANDSHAKE_BOUND)
+    expect(closed, f"no ClientHello: closed within {HANDSHAKE_BOUND} s")
 elif mode == "stall-mid-handshake":
-    s = connect(); s.sendall(bytes.fromhex("80000001")); s.recv(4)
-    s.sendall(bytes.fromhex("160301")); time.sleep(3); s.close(); print("held")
+    s = connect()
+    starttls(s)
+    s.sendall(bytes.fromhex("160301"))
+    data, closed = read_until_closed(s, HANDSHAKE_BOUND)
+    expect(closed, f"half a TLS record: closed within {HANDSHAKE_BOUND} s")
 elif mode == "garbage":
-    s = connect(); s.sendall(os.urandom(64)); data, state = drain(s, 3); print(state, len(data))
+    body = bytes([0x30]) + random.Random(20).randbytes(63)   # a DER SEQUENCE: neither AS-REQ nor TGS-REQ
+    s = connect()
+    s.sendall(len(body).to_bytes(4, "big") + body)
+    data, closed = read_until_closed(s, AT_ONCE)
+    expect(closed and not data, f"a frame that is no KDC request: closed without an answer within {AT_ONCE} s (got {len(data)} bytes, closed: {closed})")
 elif mode == "oversized":
-    s = connect(); s.sendall(bytes.fromhex("7fffffff")); data, state = drain(s, 3)
-    print(state, data[:8].hex())
-    sys.exit(0 if data[4:5] == b"\x7e" else 1)   # a framed KRB-ERROR
+    s = connect()
+    s.sendall(bytes.fromhex("7fffffff"))
+    data, closed = read_until_closed(s, AT_ONCE)
+    framed = len(data) >= 5 and int.from_bytes(data[:4], "big") == len(data) - 4
+    expect(framed and data[4:5] == b"\x7e", f"a framed KRB-ERROR (got {data[:8].hex()})")
+    expect(closed, f"then closed within {AT_ONCE} s")
 elif mode == "flood":
-    conns = []
-    for _ in range(200):
+    spec = importlib.util.spec_from_file_location("kdc_load", os.path.join(os.path.dirname(__file__), "kdc-load.py"))
+    kdc_load = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(kdc_load)
+    conns = [connect() for _ in range(200)]
+    request = kdc_load.as_req(realm, "nobody", 4242)
+    s = connect()
+    s.sendall(len(request).to_bytes(4, "big") + request)
+    head = b""
+    s.settimeout(AT_ONCE)
+    try:
+        while len(head) < 5:
+            chunk = s.recv(5 - len(head))
+            if not chunk:
+                break
+            head += chunk
+    except socket.timeout:
+        pass
+    expect(head[4:5] in (b"\x7e", b"\x6b"), f"with 200 idle connections open, an AS-REQ is answered (got {head.hex() or 'nothing'})")
+    # Every flood connection is still open (none reset while held).
+    reset = 0
+    for c in conns:
+        c.setblocking(False)
         try:
-            conns.append(connect())
-        except OSError as e:
-            print("connect failed:", e); break
-    time.sleep(2)
-    for c in conns: c.close()
-    print("flood", len(conns))
+            if c.recv(1) == b"":
+                reset += 1
+        except BlockingIOError:
+            pass
+        except OSError:
+            reset += 1
+        c.close()
+    expect(reset == 0, f"the 200 connections stayed open ({reset} closed early)")
 else:
     sys.exit("unknown mode " + mode)

@@ -50,7 +50,9 @@ public final class CrossoverEngine {
     var realms: [String: LocalRealm]
     let lookups: KXOverLookups
     var pool: TLSPoolClient
-    let ports: LoopPorts
+    /// Time, timers and randomness for the engine and its records: the
+    /// loop's own, or a test's virtual ones.
+    let ports: any Clock & RandomSource & Timers
     private let dialer: PoolPeerDialer
     let logger: Logger
     private let clientTimeouts: CrossoverTimeouts
@@ -70,12 +72,13 @@ public final class CrossoverEngine {
     private var sequence = 0
 
     public init(loop: EventLoop, realms: [LocalRealm], resolver: Resolver, pool: TLSPoolClient, logger: Logger,
-                clientTimeouts: CrossoverTimeouts = .client, hostBasedTriggers: Bool = false) {
+                clientTimeouts: CrossoverTimeouts = .client, hostBasedTriggers: Bool = false,
+                ports: (any Clock & RandomSource & Timers)? = nil) {
         self.loop = loop
         self.realms = Dictionary(realms.map { ($0.policy.realm, $0) }, uniquingKeysWith: { a, _ in a })
         lookups = KXOverLookups(resolver: resolver)
         self.pool = pool
-        ports = LoopPorts(loop: loop)
+        self.ports = ports ?? LoopPorts(loop: loop)
         dialer = PoolPeerDialer(loop: loop, pool: pool)
         self.logger = logger
         self.clientTimeouts = clientTimeouts

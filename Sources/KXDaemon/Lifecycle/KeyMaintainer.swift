@@ -4,6 +4,14 @@ import KXKDB
 import KXOver
 import Logging
 
+/// Where the key check runs: a realm's KDB (its kadm5 worker), or a test's script.
+public protocol KeyMaintenanceStore: AnyObject {
+    func maintain(now: KerberosTime, lifetime: Int64, checkInterval: Int64,
+                  completion: @escaping (Result<KeyMaintenanceReport, KXError>) -> Void)
+}
+
+extension KadmKeyStore: KeyMaintenanceStore {}
+
 /// The periodic key check (spec §7.5), at start and every `interval`: per
 /// local realm, expired kvnos are pruned (policy kxover only), ticket
 /// lifetimes are capped at the newest key's till, and client-side keys near
@@ -11,7 +19,7 @@ import Logging
 public final class KeyMaintainer {
     public struct Realm {
         public let name: String
-        public let store: KadmKeyStore
+        public let store: any KeyMaintenanceStore
         public let lifetime: Int64
     }
 
@@ -29,17 +37,19 @@ public final class KeyMaintainer {
     public private(set) var nextCheck: Date?
     private var realms: [Realm]
     private var interval: Int64
-    private let loop: EventLoop
+    private let ports: any Clock & Timers
     private let engine: CrossoverEngine
     private let metrics: DaemonMetrics?
     private let logger: Logger
-    private var timer: Watch?
+    private var timer: Cancellable?
     private var running = 0
 
-    public init(realms: [Realm], interval: Int64, loop: EventLoop, engine: CrossoverEngine, metrics: DaemonMetrics?, logger: Logger) {
+    /// `ports`: the loop's clock and timers unless a test brings virtual ones.
+    public init(realms: [Realm], interval: Int64, loop: EventLoop, engine: CrossoverEngine, metrics: DaemonMetrics?, logger: Logger,
+                ports: (any Clock & Timers)? = nil) {
         self.realms = realms
         self.interval = interval
-        self.loop = loop
+        self.ports = ports ?? LoopPorts(loop: loop)
         self.engine = engine
         self.metrics = metrics
         self.logger = logger
@@ -64,15 +74,15 @@ public final class KeyMaintainer {
 
     private func schedule() {
         timer?.cancel()
-        nextCheck = Date(timeIntervalSinceNow: Double(interval))
-        timer = loop.schedule(after: Double(interval)) { [weak self] in self?.checkAll() }
+        nextCheck = Date(timeIntervalSince1970: Double(ports.now.secondsSinceEpoch + interval))
+        timer = ports.schedule(after: Double(interval)) { [weak self] in self?.checkAll() }
     }
 
     private func checkAll() {
         schedule()
         guard running == 0 else { return }   // a slow KDB: never stack checks
         totals.checks += 1
-        let now = KerberosTime(secondsSinceEpoch: Int64(Date().timeIntervalSince1970))!
+        let now = ports.now
         for realm in realms {
             running += 1
             realm.store.maintain(now: now, lifetime: realm.lifetime, checkInterval: interval) { [weak self] result in
