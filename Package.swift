@@ -6,7 +6,8 @@ import PackageDescription
 //   C bridges   CKerberos, CEvent
 //   runtime     KXEventLoop (libevent; one loop thread owns each exchange)
 //   KXOver      pure core: DER messages, framing, offers, checks, key schedule, policy
-//   adapters    KXKDB (kadm5 key store), KXDNS (libunbound), TLSPool (PIOC V2 client + GnuTLS pool)
+//   adapters    KXKDB (kadm5 key store), KXDNS (libunbound), TLSPool (PIOC V2 client + GnuTLS pool,
+//               and the core's KXSession/PeerConnection ports and DANE's TLSA source on it)
 //   kxover      admin CLI
 let fuzzing = Context.environment["KXOVER_FUZZ"] == "1"
 
@@ -37,9 +38,10 @@ var targets: [Target] = [
     // C bridges for the TLS Pool: SCM_RIGHTS fd passing, GnuTLS (+ DANE).
     .target(name: "CFDPass"),
     .systemLibrary(name: "CGnuTLS", pkgConfig: "gnutls", providers: [.apt(["libgnutls28-dev"])]),
-    // Adapter: the TLS Pool (PIOC V2 wire records, async client, GnuTLS pool).
+    // Adapter: the TLS Pool (PIOC V2 wire records, async client, GnuTLS pool, the core's ports on it).
     .target(name: "TLSPool", dependencies: ["KXOver", "KXEventLoop", "CFDPass", "CGnuTLS"]),
-    .executableTarget(name: "tlspoold", dependencies: ["TLSPool", "KXDNS", "KXDaemon"]),
+    // The pool as its own process: no KXDaemon, so no kadm5 or libkdb5 (scripts/check-packaging checks).
+    .executableTarget(name: "tlspoold", dependencies: ["TLSPool", "KXDNS"]),
     // Adapter: crossover keys in the MIT KDB through kadm5 (the only kadm5 user).
     .target(name: "KXKDB", dependencies: ["KXOver", "CKerberos", "KXEventLoop"]),
     // Daemon layer: configuration (and, later, the event loop and front end).

@@ -173,7 +173,10 @@ do {
             .init(localID: hostName($0), certificateFile: "\(certDir)/client-\(String(format: "%04d", $0)).crt",
                   keyFile: "\(certDir)/client.key")
         },
-        tlsaResolver: try DNSSECTLSAResolver.start(configuration: resolverConfiguration))
+        tlsaResolver: try ResolverThread.start(configuration: resolverConfiguration, name: "tlsa-resolver") {
+            [timeout = resolverConfiguration.queryTimeout + 1] resolver, executor in
+            LoopTLSAResolver(resolver: resolver, executor: executor, timeout: timeout)
+        })
     // The simulated side must not be what limits: room for the largest wave twice over.
     pool.maximumSessions = max(512, 2 * (waves.map(\.inFlight).max() ?? 1))
     poolServer = try TLSPoolServer(configuration: pool)

@@ -2,7 +2,7 @@
 // a UNIX socket (kxoverd can use it instead of its embedded pool).
 @preconcurrency import Glibc
 import Foundation
-import KXDaemon
+import KXDNS
 import TLSPool
 
 setvbuf(stdout, nil, _IOLBF, 0)
@@ -30,7 +30,12 @@ let pinned = StaticTLSAResolver(options.tlsa.mapValues { .secure($0) })
 var tlsaResolver: any TLSAResolver = pinned
 if options.usesDNSSEC {
     do {
-        tlsaResolver = PinnedThenDNSSEC(pinned: options.tlsa, dnssec: try DNSSECTLSAResolver.start(configuration: options.resolver))
+        // The resolver runs on a loop thread of its own; pool session threads wait on it, bounded.
+        let timeout = options.resolver.queryTimeout + 1
+        let dnssec = try ResolverThread.start(configuration: options.resolver, name: "tlsa-resolver") { resolver, executor in
+            LoopTLSAResolver(resolver: resolver, executor: executor, timeout: timeout)
+        }
+        tlsaResolver = PinnedThenDNSSEC(pinned: options.tlsa, dnssec: dnssec)
     } catch {
         FileHandle.standardError.write(Data("tlspoold: resolver: \(error)\n".utf8))
         exit(1)

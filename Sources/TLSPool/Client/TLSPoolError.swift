@@ -29,6 +29,14 @@ public struct TLSPoolError: Error, Hashable, Sendable, CustomStringConvertible {
     /// How a crossover exchange reports it.
     public var kxError: KXError { KXError(.tls, description) }
 
+    /// How an exchange reports this pool error: a TLS alert the peer sent is
+    /// that peer's refusal (code TLS); anything else is our TLS failure.
+    public func kxError(peer: String?) -> KXError {
+        guard let alert = alertFromPeer, let peer else { return kxError }
+        return KXError(.tls, "alert \(alert.name) (\(alert.code))" + (alert.isAboutCertificate ? ": our certificate was not accepted" : ""),
+                       refusedBy: peer)
+    }
+
     static let disconnected = TLSPoolError(code: EPIPE, message: "Disconnected from the TLS Pool")
 
     static func timedOut(_ what: String, after seconds: Double) -> TLSPoolError {

@@ -1,7 +1,8 @@
 import KXOver
 
 /// Where the pool gets TLSA records for DANE. The DNSSEC-validating
-/// implementation lives with the resolver (KXDNS); it decides the owner name
+/// implementation is `LoopTLSAResolver`, over the core's `Resolver` port
+/// (KXDNS's validating resolver in production); it decides the owner name
 /// (KXOVER: `_88._tcp.<host>`). Called on a session thread, so it may block,
 /// but should honour its own timeout.
 public protocol TLSAResolver: Sendable {

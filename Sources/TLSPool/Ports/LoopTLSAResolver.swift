@@ -1,25 +1,25 @@
 import Foundation
-import KXDNS
 import KXEventLoop
 import KXOver
-import TLSPool
 
-/// DANE data for the embedded TLS Pool: its session threads ask here, the
-/// lookup runs on the event loop through the daemon's validating resolver
-/// (sharing its cache), and the thread waits for the answer, bounded.
-final class LoopTLSAResolver: TLSAResolver, @unchecked Sendable {
+/// DANE data for a pool from the core's `Resolver` port: the pool's session
+/// threads ask here, the lookup runs on the resolver's event loop (kxoverd's
+/// own validating resolver, sharing its cache, or one on a thread of its own
+/// in tlspoold), and the thread waits for the answer, bounded. The resolver's
+/// DNSSEC verdict decides: only a secure answer carries records.
+public final class LoopTLSAResolver: TLSAResolver, @unchecked Sendable {
     // @unchecked: `resolver` is only touched on the loop, via the executor.
     private let executor: LoopExecutor
     private let resolver: LoopBound<Resolver>
     private let timeout: Double
 
-    init(resolver: Resolver, executor: LoopExecutor, timeout: Double) {
+    public init(resolver: Resolver, executor: LoopExecutor, timeout: Double) {
         self.executor = executor
         self.resolver = LoopBound(resolver, executor: executor)
         self.timeout = timeout
     }
 
-    func tlsa(forHost host: String) -> TLSALookup {
+    public func tlsa(forHost host: String) -> TLSALookup {
         let done = DispatchSemaphore(value: 0)
         let answer = Mutex<TLSALookup?>(nil)
         let resolver = self.resolver
@@ -48,31 +48,5 @@ final class LoopTLSAResolver: TLSAResolver, @unchecked Sendable {
             return .failed("TLSA lookup for \(host) did not finish within \(timeout) s")
         }
         return answer.withLock { $0 } ?? .failed("no TLSA answer for \(host)")
-    }
-}
-
-/// A DNSSEC-validating TLSA source for a pool outside kxoverd (tlspoold): its
-/// own event loop on a dedicated thread, owning an UnboundResolver.
-public enum DNSSECTLSAResolver {
-    public static func start(configuration: ResolverConfiguration) throws -> any TLSAResolver {
-        let ready = DispatchSemaphore(value: 0)
-        let outcome = Mutex<Result<LoopTLSAResolver, Error>?>(nil)
-        let thread = Thread {
-            do {
-                let loop = try EventLoop()
-                let resolver = try UnboundResolver(configuration: configuration, loop: loop)
-                outcome.withLock { $0 = .success(LoopTLSAResolver(resolver: resolver, executor: loop.executor,
-                                                                 timeout: configuration.queryTimeout + 1)) }
-                ready.signal()
-                withExtendedLifetime(resolver) { loop.run() }
-            } catch {
-                outcome.withLock { $0 = .failure(error) }
-                ready.signal()
-            }
-        }
-        thread.name = "tlsa-resolver"
-        thread.start()
-        ready.wait()
-        return try outcome.withLock { $0! }.get()
     }
 }

@@ -1,14 +1,13 @@
 import Glibc
 import KXEventLoop
 import KXOver
-import TLSPool
 
 /// A KXOVER session over a TLS Pool session: framed KX messages on the
 /// plaintext socket, realm checks and the exporter through the pool. When
 /// the plaintext socket ends early, the pool is asked why: a TLS alert from
 /// the peer (in TLS 1.3 the server judges our certificate only after our
 /// handshake is done) is reported as the peer's refusal.
-final class PoolKXSession: KXSession {
+public final class PoolKXSession: KXSession {
     private let session: TLSPoolSession
     private let loop: EventLoop
     private let fd: Int32
@@ -19,9 +18,9 @@ final class PoolKXSession: KXSession {
     /// A send still waiting for room; `close` fails it, so it reports once.
     private var sending: ((Result<Void, KXError>) -> Void)?
     private var closed = false
-    let peerHost: String
+    public let peerHost: String
 
-    init(session: TLSPoolSession, loop: EventLoop) throws {
+    public init(session: TLSPoolSession, loop: EventLoop) throws {
         guard let fd = session.takePlaintextFD() else { throw KXError(.tls, "the TLS Pool session has no plaintext socket") }
         self.session = session
         self.loop = loop
@@ -32,7 +31,7 @@ final class PoolKXSession: KXSession {
 
     deinit { close() }
 
-    func close() {
+    public func close() {
         guard !closed else { return }
         closed = true
         readWatch?.cancel()
@@ -48,7 +47,7 @@ final class PoolKXSession: KXSession {
         }
     }
 
-    func checkRealms(peerRealm: String, ownRealm: String, completion: @escaping (Result<Void, KXError>) -> Void) {
+    public func checkRealms(peerRealm: String, ownRealm: String, completion: @escaping (Result<Void, KXError>) -> Void) {
         session.checkKDCRealm(.peer, realm: peerRealm) { [weak self] peer in
             switch peer {
             case .failure(let error): completion(.failure(error.kxError(peer: self?.peerHost)))
@@ -68,7 +67,7 @@ final class PoolKXSession: KXSession {
         }
     }
 
-    func send(_ message: [UInt8], completion: @escaping (Result<Void, KXError>) -> Void) {
+    public func send(_ message: [UInt8], completion: @escaping (Result<Void, KXError>) -> Void) {
         guard !closed else { return completion(.failure(KXError(.disconnected, "session closed"))) }
         var pending = TCPFraming.frame(message)[...]
         sending = completion
@@ -100,7 +99,7 @@ final class PoolKXSession: KXSession {
         sending(result)
     }
 
-    func receive(completion: @escaping (Result<[UInt8], KXError>) -> Void) {
+    public func receive(completion: @escaping (Result<[UInt8], KXError>) -> Void) {
         if let event = reader.next() { return deliver(event, completion) }
         waiting = completion
         guard readWatch == nil else { return }
@@ -144,7 +143,7 @@ final class PoolKXSession: KXSession {
         }
     }
 
-    func exportKey(label: String, context: [UInt8], length: Int, completion: @escaping (Result<KeyMaterial, KXError>) -> Void) {
+    public func exportKey(label: String, context: [UInt8], length: Int, completion: @escaping (Result<KeyMaterial, KXError>) -> Void) {
         session.exportKey(label: label, context: context, length: length) { [peerHost] result in
             completion(result.mapError { $0.kxError(peer: peerHost) })
         }
@@ -156,15 +155,5 @@ final class PoolKXSession: KXSession {
         session.askWhyEnded { [peerHost] error in
             report(error?.alertFromPeer != nil ? error!.kxError(peer: peerHost) : failure)
         }
-    }
-}
-
-extension TLSPoolError {
-    /// How an exchange reports this pool error: a TLS alert the peer sent is
-    /// that peer's refusal (code TLS); anything else is our TLS failure.
-    func kxError(peer: String?) -> KXError {
-        guard let alert = alertFromPeer, let peer else { return kxError }
-        return KXError(.tls, "alert \(alert.name) (\(alert.code))" + (alert.isAboutCertificate ? ": our certificate was not accepted" : ""),
-                       refusedBy: peer)
     }
 }
