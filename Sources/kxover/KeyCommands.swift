@@ -62,16 +62,18 @@ struct List: ParsableCommand {
 
     func run() throws {
         let configuration = try options.load()
-        var rows: [[String]] = [["REALM", "PRINCIPAL", "KVNO", "ETYPES", "FROM (UTC)", "TILL (UTC)"]]
+        var rows: [[String]] = [["REALM", "PRINCIPAL", "KVNO", "ETYPES", "FROM (UTC)", "TILL (UTC)", ""]]
         for realm in try options.realms(configuration) {
             let session = try openSession(realm)
             let sets: [ManagedKeySet]
             do { sets = try session.managedKeySets() } catch let failure as Krb5Failure { throw CLIError("\(realm.name): \(failure)") }
             for set in sets {
-                if set.versions.isEmpty { rows.append([realm.name, set.principal.description, "-", "(no keys)", "-", "-"]) }
+                // A key made before a reload denied its peer stays until kxover revoke removes it: say so.
+                let denied = policyNote(set.principal, realm)
+                if set.versions.isEmpty { rows.append([realm.name, set.principal.description, "-", "(no keys)", "-", "-", denied]) }
                 for version in set.versions {
                     rows.append([realm.name, set.principal.description, String(version.kvno), describe(version.etypes),
-                                 describe(version.from), describe(version.till)])
+                                 describe(version.from), describe(version.till), denied])
                 }
             }
         }
@@ -85,6 +87,17 @@ struct List: ParsableCommand {
                 .trimmingCharacters(in: .whitespaces))
         }
     }
+}
+
+/// "denied by policy (RULE)" for a key whose peer the realm's policy now
+/// refuses in the key's direction (krbtgt/PEER@LOCAL: outgoing;
+/// krbtgt/LOCAL@PEER: incoming); empty otherwise.
+func policyNote(_ principal: Principal, _ realm: Configuration.Realm) -> String {
+    guard let service = principal.name.krbtgtRealm else { return "" }
+    let (peer, direction): (String, PeerPolicy.Direction) =
+        principal.realm == realm.name ? (service, .outgoing) : (principal.realm, .incoming)
+    let decision = realm.peers.decide(peer: peer, direction: direction)
+    return decision.allowed ? "" : "denied by policy (\(decision.ruleText))"
 }
 
 /// `krbtgt/B@A`, checked.

@@ -6,7 +6,7 @@ struct KXOverCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kxover",
         abstract: "Administer KXOVER, impromptu Kerberos realm crossover.",
-        subcommands: [Decode.self, List.self, Show.self, Revoke.self, CheckDNS.self, Cross.self, Status.self]
+        subcommands: [Decode.self, List.self, Show.self, Revoke.self, CheckDNS.self, Cross.self, Policy.self, Status.self]
     )
 }
 

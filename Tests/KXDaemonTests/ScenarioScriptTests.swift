@@ -11,6 +11,8 @@ import Testing
 ///   stalled or stopped krb5kdc;
 /// - scripts/multikdc: kxoverd beside a replica writing through the primary's
 ///   kadmind, the key carried by MIT iprop;
+/// - scripts/e2e-policy: the peer policy refusing each way by each rule,
+///   reloaded by SIGHUP, and a key whose peer is denied later;
 /// - scripts/e2e-admin: a least-privilege kadmind ACL, a right taken away,
 ///   keys removed by revoke and delprinc in both kadm5 modes, 50 quick
 ///   start/stop cycles in each mode.
@@ -30,6 +32,9 @@ struct ScenarioScriptTests {
         Scenario(script: "scripts/e2e-faults",
                  mustPrint: ["PASS: SIGKILL client at \"C11 key storing\": the service KDB holds the key (stored before KX-REP)"]),
         Scenario(script: "scripts/multikdc", mustPrint: ["PASS: the replica's krb5kdc serves the key", "iprop propagation: "]),
+        Scenario(script: "scripts/e2e-policy",
+                 mustPrint: ["PASS: deny-name: the client log has the service's refusal",
+                             "PASS: denied later: kxover list marks the existing key 'denied by policy'"]),
         Scenario(script: "scripts/e2e-admin",
                  mustPrint: ["PASS: client remote, service local: after kadmin delprinc the next user's first kvno succeeds",
                              "PASS: remote mode: 50 start/stop cycles of the service kxoverd"]),

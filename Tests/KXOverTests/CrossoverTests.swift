@@ -11,7 +11,7 @@ final class CrossoverHarness {
     lazy var pair = FakeSessionPair(world: world)
     lazy var dialer = FakeDialer(world: world) { [unowned self] in FakeConnection(world: world, session: pair.client) }
     var clientPolicy = LocalRealmPolicy(realm: "CLIENT.TEST", kdcHost: "kdc.client.test", etypes: [17, 18, 19, 20])
-    let serverPolicy = LocalRealmPolicy(realm: "SERVICE.TEST", kdcHost: "kdc.service.test", etypes: [18, 20, 26])
+    var serverPolicy = LocalRealmPolicy(realm: "SERVICE.TEST", kdcHost: "kdc.service.test", etypes: [18, 20, 26])
     var server: ServerCrossover?
     var serverResult: Result<ServerCrossover.Success, KXError>?
     var clientResult: Result<ClientCrossover.Success, KXError>?

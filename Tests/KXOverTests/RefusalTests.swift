@@ -102,6 +102,31 @@ struct RefusalRecordTests {
         #expect(h.clientCompletions == 1 && h.dialer.connections.allSatisfy { $0.closed })
     }
 
+    /// The service realm's policy refuses the client realm at S1, before any
+    /// DNS or key work: the client hears POLICY and why, nothing is written.
+    @Test func thePeerPolicyRefusesAtKXREQAndTellsTheClient() throws {
+        let h = CrossoverHarness()
+        h.serverPolicy.peers = PeerPolicy(denied: [RealmPattern("*.TEST")!])
+        h.run()
+        #expect(h.serverError?.code == .policy)
+        #expect(h.serverError?.detail == "SERVICE.TEST accepts no crossover from CLIENT.TEST: peers_denied *.TEST")
+        #expect(try toldText(h) == "POLICY: SERVICE.TEST does not accept crossovers from CLIENT.TEST")
+        #expect(h.clientError == KXError(.policy, "SERVICE.TEST does not accept crossovers from CLIENT.TEST", refusedBy: "kdc.service.test"))
+        #expect(h.server?.transcript.contains(.realmsCheck) == false, "refused before the realm checks")
+        #expect(h.clientStore.stored.isEmpty && h.serverStore.stored.isEmpty)
+        #expect(h.serverStore.inspected.isEmpty)
+    }
+
+    /// Our own policy refuses an outgoing crossover before anything is read or sent.
+    @Test func theOutgoingPolicyRefusesBeforeAnyWork() {
+        let h = CrossoverHarness()
+        h.clientPolicy.peers = PeerPolicy(outgoing: false)
+        h.run()
+        #expect(h.clientError == KXError(.policy, "CLIENT.TEST starts no crossover to SERVICE.TEST: outgoing = false"))
+        #expect(h.dialer.connections.isEmpty && h.world.events.isEmpty)
+        #expect(h.clientStore.inspected.isEmpty)
+    }
+
     @Test func noSharedEtypeIsTold() {
         let h = CrossoverHarness()
         h.clientPolicy = LocalRealmPolicy(realm: "CLIENT.TEST", kdcHost: "kdc.client.test", etypes: [17, 19])

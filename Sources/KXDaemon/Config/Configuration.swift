@@ -23,6 +23,8 @@ public struct Configuration: Sendable {
         /// KX-REP until iprop has carried the new key there; and how long to wait.
         public var replica: KadminConfiguration?
         public var replicaWait: Double = 3
+        /// Which peer realms cross with this one (peers_allowed, peers_denied, incoming, outgoing).
+        public var peers: PeerPolicy = .open
     }
 
     public var path: String
@@ -257,6 +259,7 @@ public struct Configuration: Sendable {
         if value("replica_kdc_profile") != nil, mode != .remote {
             problems.append("\(place): replica_kdc_profile needs kadm5_mode = remote (keys go to the primary through kadmind)")
         }
+        let peers = peerPolicy(place: place, values: { profile.values(["realms", name, $0]) }, problems: &problems)
         guard problems.isEmpty, let mode else { throw ConfigurationError(path: profile.path, problems: problems) }
         let kadmin = KadminConfiguration(realm: name, mode: mode, profileFiles: profileFiles,
                                          adminServer: value("admin_server"), adminPrincipal: value("admin_principal"),
@@ -267,9 +270,39 @@ public struct Configuration: Sendable {
                                           policy: kadmin.policy)
             replica?.readOnly = true
         }
-        return Realm(name: name, kdcHost: value("kdc_host"), certificate: value("certificate"), privateKey: value("private_key"),
-                     backendKDC: value("backend_kdc"), kadmin: kadmin, etypes: etypes, keyLifetime: lifetime,
-                     replica: replica, replicaWait: replicaWait)
+        var realm = Realm(name: name, kdcHost: value("kdc_host"), certificate: value("certificate"), privateKey: value("private_key"),
+                          backendKDC: value("backend_kdc"), kadmin: kadmin, etypes: etypes, keyLifetime: lifetime,
+                          replica: replica, replicaWait: replicaWait)
+        realm.peers = peers
+        return realm
+    }
+
+    /// `peers_allowed` and `peers_denied` (each repeatable, patterns separated
+    /// by spaces or commas), `incoming` and `outgoing` (true or false).
+    static func peerPolicy(place: String, values: (String) -> [String], problems: inout [String]) -> PeerPolicy {
+        func patterns(_ key: String) -> [RealmPattern]? {
+            let lines = values(key)
+            guard !lines.isEmpty else { return nil }
+            var parsed: [RealmPattern] = []
+            for word in lines.flatMap({ $0.split(whereSeparator: { $0 == " " || $0 == "," }) }) {
+                if let pattern = RealmPattern(String(word)) { parsed.append(pattern) }
+                else { problems.append("\(place): \(key): \"\(word)\" is not a realm name, *.ZONE or *") }
+            }
+            if parsed.isEmpty { problems.append("\(place): \(key) names no realm (leave the line out for the default)") }
+            return parsed
+        }
+        func direction(_ key: String) -> Bool {
+            guard let text = values(key).last else { return true }
+            switch text.lowercased() {
+            case "true", "yes", "on", "1": return true
+            case "false", "no", "off", "0": return false
+            default:
+                problems.append("\(place): \(key) must be true or false, not \"\(text)\"")
+                return true
+            }
+        }
+        return PeerPolicy(allowed: patterns("peers_allowed"), denied: patterns("peers_denied") ?? [],
+                          incoming: direction("incoming"), outgoing: direction("outgoing"))
     }
 
     /// The realm `name`, or a clear error listing the configured ones.

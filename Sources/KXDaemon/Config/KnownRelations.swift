@@ -50,5 +50,7 @@ enum KnownRelations {
         .init("kadm5_mode"), .init("kdc_profile"), .init("krb5_config"),
         .init("admin_server"), .init("admin_principal"), .init("admin_keytab"), .init("kadm5_policy"),
         .init("enctypes"), .init("key_lifetime"), .init("replica_kdc_profile"), .init("replica_wait"),
+        .init("peers_allowed", repeatable: true), .init("peers_denied", repeatable: true),
+        .init("incoming"), .init("outgoing"),
     ]
 }

@@ -6,7 +6,7 @@ import TLSPool
 /// Only valid once `daemonProblems()` found kdc_host, certificate and private_key.
 extension Configuration.Realm {
     var crossoverPolicy: LocalRealmPolicy {
-        LocalRealmPolicy(realm: name, kdcHost: kdcHost!.lowercased(), etypes: etypes, keyLifetime: keyLifetime)
+        LocalRealmPolicy(realm: name, kdcHost: kdcHost!.lowercased(), etypes: etypes, keyLifetime: keyLifetime, peers: peers)
     }
 
     var poolIdentity: TLSPoolConfiguration.Identity {

@@ -22,6 +22,8 @@ extension CrossoverEngine {
         /// Holds the request for `decision` unless the KDB holds a usable key.
         func crossUnlessKeyExists(_ decision: CrossoverTrigger.Decision, asked: String) {
             guard let local = realms[decision.localRealm] else { return forward() }
+            // A realm the policy refuses is never held for: the user gets krb5kdc's answer at once.
+            if policyRefusal(local: local.policy, remote: decision.remoteRealm) != nil { return forward() }
             let principal = Principal.crossover(client: decision.localRealm, service: decision.remoteRealm)
             local.keyStore.inspect(principal) { [weak self] entry in
                 guard let self else { return forward() }

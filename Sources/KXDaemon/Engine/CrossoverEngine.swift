@@ -33,6 +33,8 @@ public final class CrossoverEngine {
         public var refusedByLimits = 0
         /// Requests forwarded at once because a cap on held requests was reached.
         public var holdsRefused = 0
+        /// Crossovers the peer policy refused (both directions).
+        public var refusedByPolicy = 0
     }
 
     public let loop: EventLoop
@@ -153,6 +155,9 @@ public final class CrossoverEngine {
         guard let local = realms[localRealm] else {
             return completion(.failure(KXError(.offerRealm, "\(localRealm) is not a realm kxover serves here")))
         }
+        if let refusal = policyRefusal(local: local.policy, remote: target) {
+            return completion(.failure(refusal))
+        }
         let pair = ExchangeDesk<Waiter>.Pair(localRealm: localRealm, target: target)
         switch desk.request(pair, waiter: completion, now: now) {
         case .join:
@@ -209,6 +214,18 @@ public final class CrossoverEngine {
         for waiter in desk.finished(pair, failure: failure, now: now) { waiter(result) }
     }
 
+    /// The peer policy's refusal of an outgoing crossover, logged and counted
+    /// (nil when the policy allows it). No backoff: the answer is immediate
+    /// and the same until a reload changes the policy.
+    func policyRefusal(local: LocalRealmPolicy, remote: String) -> KXError? {
+        let decision = local.peers.decide(peer: remote, direction: .outgoing)
+        guard !decision.allowed else { return nil }
+        counters.refusedByPolicy += 1
+        metrics?.policyRefused(local: local.realm, .outgoing, rule: decision.rule)
+        logger.info("crossover \(local.realm) → \(LogText.escaped(remote)) refused by policy: \(decision.ruleText)")
+        return local.peers.refusal(peer: remote, local: local.realm, direction: .outgoing)
+    }
+
     private func note(_ line: String) {
         logger.notice("\(line)")
         recent.append((Date().timeIntervalSince1970, line))
@@ -222,7 +239,8 @@ public final class CrossoverEngine {
     }
 
     func serverFinished(_ result: Result<ServerCrossover.Success, KXError>, id: String) {
-        if let entry = serverRecords.removeValue(forKey: id) {
+        let entry = serverRecords.removeValue(forKey: id)
+        if let entry {
             metrics?.exchangeFinished(side: "server", failure: Self.failure(result, in: entry.record.failedStage?.rawValue),
                                       seconds: Self.seconds(since: entry.started))
             noteRefusalSent(entry.record, id: id)
@@ -233,6 +251,11 @@ public final class CrossoverEngine {
             note("\(id) served \(success.clientRealm) → \(success.serviceRealm) kvno \(success.kvno) for \(success.peerHost)")
         case .failure(let error):
             counters.serverFailed += 1
+            if error.code == .policy, let realms = entry?.record.realms, let local = self.realms[realms.service] {
+                counters.refusedByPolicy += 1
+                metrics?.policyRefused(local: realms.service, .incoming,
+                                       rule: local.policy.peers.decide(peer: realms.client, direction: .incoming).rule)
+            }
             note("\(id) refused: \(error)")
         }
     }

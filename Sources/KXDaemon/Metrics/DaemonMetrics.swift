@@ -30,6 +30,12 @@ public final class DaemonMetrics {
                          "Refusals told to peers, by KXOVER code: a KRB-ERROR after KX-REQ or at the STARTTLS word; TLS for a peer certificate refused with a TLS alert.")
         registry.declare("kxover_refusals_received_total", .counter,
                          "Refusals peers told us, by KXOVER code (a KRB-ERROR in place of KX-REP or of the STARTTLS answer; TLS for a TLS alert; REFUSED for a code we do not know).")
+        registry.declare("kxover_policy_refusals_total", .counter,
+                         "Crossovers the peer policy refused, by local realm, direction (incoming, outgoing) and rule (direction_off, denied, not_allowed).")
+    }
+
+    public func policyRefused(local: String, _ direction: PeerPolicy.Direction, rule: PeerPolicy.Rule) {
+        registry.increment("kxover_policy_refusals_total", [("realm", local), ("direction", direction.rawValue), ("rule", rule.rawValue)])
     }
 
     public func refusal(sent code: KXError.Code) {

@@ -57,6 +57,13 @@ public final class CrossoverRehearsal {
         var connection: PeerConnection?
         func done(_ error: KXError?) { outcome = .some(error) }
         note("\(local.name) → \(remote): dry run (stops before KX-REQ; nothing is written on either side)")
+        // The policy first: a realm it refuses is never contacted.
+        let decision = local.peers.decide(peer: remote, direction: .outgoing)
+        note("policy: outgoing to \(remote) \(decision)")
+        if let refusal = local.peers.refusal(peer: remote, local: local.name, direction: .outgoing) {
+            note("stopped: \(refusal)")
+            return refusal
+        }
         lookups.kdcs(ofRealm: remote, random: SystemRandomNumberGenerator()) { [self] result in
             guard case .success(let targets) = result else { if case .failure(let e) = result { done(e) }; return }
             note("SRV \(KXOverLookups.srvName(remote)): secure, \(targets.map(\.description).joined(separator: ", "))")
@@ -109,6 +116,7 @@ public final class CrossoverRehearsal {
         engine.faults = stopAtStage.map { StageFaults(stopAt: $0, logger: logger) }
         var result: Result<ClientCrossover.Success, KXError>?
         note("\(local.name) → \(remote): crossover")
+        note("policy: outgoing to \(remote) \(local.peers.decide(peer: remote, direction: .outgoing))")
         engine.crossover(from: local.name, to: remote) { result = $0 }
         if !loop.run(until: { result != nil }, timeout: timeout) {
             result = .failure(KXError(.timeout, "no result within \(Int(timeout)) s"))

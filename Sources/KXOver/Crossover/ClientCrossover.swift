@@ -9,7 +9,7 @@
 ///
 /// | stage | entry action | completion | bound | error exit |
 /// |---|---|---|---|---|
-/// | C0 local key check | read krbtgt/SERVICE@LOCAL (or take the trigger's read) | `localKeyRead` | overall | a foreign principal, a KDB failure |
+/// | C0 local key check | the peer policy (outgoing); read krbtgt/SERVICE@LOCAL (or take the trigger's read) | `localKeyRead` | overall | POLICY, a foreign principal, a KDB failure |
 /// | C2 DNSSEC KDC | SRV `_kerberos-tls._tcp` | `kdcsResolved` | overall | not Secure, none |
 /// | C3 AAAA/A | addresses of the next SRV target | `addressesResolved` | overall | Bogus; empty moves on |
 /// | C4 connecting | TCP to the next address | `connected` | `connect` (then next address) | every address of every target failed |
@@ -134,6 +134,9 @@ public final class ClientCrossover {
         }
         guard RealmName.isValid(serviceRealm), serviceRealm != local.realm else {
             return fail(KXError(.offerRealm, "cannot cross from \(local.realm) to \(serviceRealm)"))
+        }
+        if let refusal = local.peers.refusal(peer: serviceRealm, local: local.realm, direction: .outgoing) {
+            return fail(refusal)
         }
         // Before any network work: refuse at once if a manually managed key is in the way.
         state = .checkingLocalKey

@@ -88,12 +88,16 @@ public struct LocalRealmPolicy: Sendable, Hashable {
     /// Etypes we can create, strictly rising.
     public var etypes: [Int32]
     public var keyLifetime: Int64
+    /// Which peer realms this realm crosses with, in which direction.
+    public var peers: PeerPolicy
 
-    public init(realm: String, kdcHost: String, etypes: [Int32], keyLifetime: Int64 = LifetimePolicy.defaultLifetime) {
+    public init(realm: String, kdcHost: String, etypes: [Int32], keyLifetime: Int64 = LifetimePolicy.defaultLifetime,
+                peers: PeerPolicy = .open) {
         self.realm = realm
         self.kdcHost = kdcHost
         self.etypes = etypes.sorted()
         self.keyLifetime = keyLifetime
+        self.peers = peers
     }
 }
 

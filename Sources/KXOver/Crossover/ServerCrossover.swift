@@ -10,7 +10,7 @@
 ///
 /// | stage | entry action | completion | bound | error exit |
 /// |---|---|---|---|---|
-/// | S1 KX-REQ | decode and check the offer | (synchronous) | overall | TRANSPORT, OFFER_*, a realm not served |
+/// | S1 KX-REQ | decode and check the offer; the peer policy (incoming) | (synchronous) | overall | TRANSPORT, OFFER_*, a realm not served, POLICY |
 /// | S2 realms check | both certificates' krbtgt names | `realmsChecked` | `handshake` | REALMSCHECK |
 /// | S3 DNSSEC client KDC | SRV `_kerberos-tls._tcp` of the client realm | `clientKDCsResolved` | overall | not Secure |
 /// | S4 host check | the certified host among those targets | (synchronous) | — | HOSTCHECK |
@@ -134,7 +134,12 @@ public final class ServerCrossover {
             return fail(KXError(.realmsCheck, "we do not serve \(realms.service) (KX-REQ from \(realms.client))"),
                         tell: "\(realms.service) is not served here")
         }
+        // The administrator's say, on the claimed name: a refusal costs nothing
+        // and writes nothing; an allowed name is still authenticated below.
         self.realms = realms
+        if let refusal = local.peers.refusal(peer: realms.client, local: realms.service, direction: .incoming) {
+            return fail(refusal, tell: "\(realms.service) does not accept crossovers from \(realms.client)")
+        }
         let request = Request(offer: offer, realms: realms, local: local, keyStore: keyStore)
         state = .checkingRealms(request)
         run.enter(.realmsCheck, "\(realms.client) → \(realms.service)")

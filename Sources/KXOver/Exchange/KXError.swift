@@ -39,6 +39,7 @@ public struct KXError: Error, Hashable, Sendable, CustomStringConvertible {
         case offerExtension = "OFFER_EXTENSION"   // unknown critical extension
         case tls = "TLS"
         case rateLimited = "RATE_LIMITED"
+        case policy = "POLICY"                    // the administrator's peer policy refuses the realm
         case refused = "REFUSED"                  // the peer refused with a code we do not know
     }
 

@@ -71,6 +71,7 @@ public enum Refusal {
         case .offerExtension: return "unknown critical extension"
         case .mergeNameType, .mergeRealm, .mergePrincipal, .mergeTiming: return "the offers do not merge"
         case .rateLimited: return "too many exchanges; try again later"
+        case .policy: return "the service realm's policy does not cross with the client realm"
         case .timeout: return "the service KDC did not finish in time"
         case .tls: return "the service KDC could not derive the key"
         default: return "the service KDC refused the exchange"
