@@ -107,6 +107,7 @@ public final class Daemon {
         if engine.admission.maxInFlight != configuration.maxExchangesInFlight || engine.admission.perMinute != configuration.maxExchangesPerMinute {
             engine.admission = ExchangeAdmission(maxInFlight: configuration.maxExchangesInFlight, perMinute: configuration.maxExchangesPerMinute)
         }
+        if engine.zoneLimits != configuration.zoneLimits { engine.zoneLimits = configuration.zoneLimits }
         maintainer.reconfigure(realms: realms.map { .init(name: $0.name, store: kept[$0.name]!, lifetime: $0.keyLifetime) },
                                interval: configuration.keyCheckInterval)
     }

@@ -59,6 +59,18 @@ public struct Configuration: Sendable {
     /// limits on exchanges, both sides together (spec §7.4's backoff is per realm).
     public var maxExchangesInFlight = 256
     public var maxExchangesPerMinute = 600
+    /// Different peer realms below one DNS parent zone that may cross in an hour.
+    public var maxNewRealmsPerZone = 20
+    /// Exchanges with realms below one parent zone per minute; nil: a quarter of max_exchanges_per_minute.
+    public var maxExchangesPerZonePerMinute: Int?
+
+    /// The zone budget's limits these settings give.
+    public var zoneLimits: ZoneBudget.Limits {
+        var limits = ZoneBudget.Limits.defaults(globalPerMinute: maxExchangesPerMinute)
+        limits.newRealmsPerHour = maxNewRealmsPerZone
+        if let maxExchangesPerZonePerMinute { limits.exchangesPerMinute = maxExchangesPerZonePerMinute }
+        return limits
+    }
     /// `[kxoverd]` allow_short_key_lifetime: accept key_lifetime below 7d (tests only).
     public var allowShortKeyLifetime = false
 
@@ -124,6 +136,8 @@ public struct Configuration: Sendable {
         }
         configuration.maxExchangesInFlight = try number("max_exchanges_in_flight", 1...100_000) ?? configuration.maxExchangesInFlight
         configuration.maxExchangesPerMinute = try number("max_exchanges_per_minute", 1...1_000_000) ?? configuration.maxExchangesPerMinute
+        configuration.maxNewRealmsPerZone = try number("max_new_realms_per_zone", 1...100_000) ?? configuration.maxNewRealmsPerZone
+        configuration.maxExchangesPerZonePerMinute = try number("max_exchanges_per_zone_per_minute", 1...1_000_000)
         configuration.drainTimeout = try duration("drain_timeout", 0...120, "of at most 2m") ?? configuration.drainTimeout
         configuration.keyCheckInterval = try duration("key_check_interval", 1...3600, "from 1s to 1h") ?? configuration.keyCheckInterval
         for name in configuration.realms.keys {

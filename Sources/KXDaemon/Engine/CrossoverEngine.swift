@@ -99,6 +99,21 @@ public final class CrossoverEngine {
         set { desk.admission = newValue }
     }
 
+    /// The zone budget's limits (a reload may change them; the zones' counts stay).
+    public var zoneLimits: ZoneBudget.Limits {
+        get { desk.zones.limits }
+        set { desk.zones.limits = newValue }
+    }
+
+    /// The desk's zone budget for an authenticated peer realm, counted and logged.
+    func admitPeer(_ realm: String, side: String) -> KXError? {
+        guard let (refusal, cap) = desk.admitPeer(realm, now: now) else { return nil }
+        counters.refusedByLimits += 1
+        metrics?.requested(cap.rawValue)
+        logger.warning("\(side) exchange with \(LogText.escaped(realm)) refused: \(refusal.detail)")
+        return refusal
+    }
+
     /// Wall-clock seconds, the desk's clock.
     var now: Double { Double(ports.now.secondsSinceEpoch) }
 
@@ -185,7 +200,8 @@ public final class CrossoverEngine {
         let observer = clientStageObserver
         let record = ClientCrossover(
             id: id, local: local.policy, serviceRealm: target,
-            ports: .init(lookups: lookups, dialer: dialer, keyStore: local.keyStore, clock: ports, random: ports, timers: ports),
+            ports: .init(lookups: lookups, dialer: dialer, keyStore: local.keyStore, clock: ports, random: ports, timers: ports,
+                         admitPeer: { [weak self] realm in self?.admitPeer(realm, side: "client") }),
             timeouts: clientTimeouts, knownEntry: knownEntry, log: { event in log(event); observer?(event) }) { [weak self] result in
                 self?.clientFinished(pair, result)
             }
@@ -265,7 +281,8 @@ public final class CrossoverEngine {
         let id = "sx\(sequence)"
         let stores = realms.mapValues(\.keyStore)
         let record = ServerCrossover(id: id, frame: frame, session: session, locals: realms.values.map(\.policy),
-                                     ports: .init(lookups: lookups, keyStores: stores, clock: ports, random: ports, timers: ports),
+                                     ports: .init(lookups: lookups, keyStores: stores, clock: ports, random: ports, timers: ports,
+                                                  admitPeer: { [weak self] realm in self?.admitPeer(realm, side: "server") }),
                                      log: Self.timedLog(logger, metrics: metrics, side: "server", faults: faults)) { [weak self] result in
             self?.serverFinished(result, id: id)
             completion(result)

@@ -15,7 +15,7 @@
 /// | C4 connecting | TCP to the next address | `connected` | `connect` (then next address) | every address of every target failed |
 /// | C5 STARTTLS | `80 00 00 01` | `startTLSAccepted` | `startTLS` | refused (a KRB-ERROR is reported as the peer's refusal) |
 /// | C6 handshake | TLS through the pool, DANE | `handshakeDone` | `handshake` | TLS failure or alert |
-/// | C7 realms check | both certificates' krbtgt names | `realmsChecked` | `handshake` | REALMSCHECK |
+/// | C7 realms check | both certificates' krbtgt names; then the zone budget (`admitPeer`) | `realmsChecked` | `handshake` | REALMSCHECK, RATE_LIMITED |
 /// | C8 KX-REQ | build and send the offer | `requestSent` | overall | send failed |
 /// | C9 KX-REP | receive, check, merge | `replyReceived` | `reply` | the peer's KRB-ERROR, a bad offer |
 /// | C10 key deriving | the TLS exporter | `keyExported` | overall | export failed |
@@ -47,14 +47,21 @@ public final class ClientCrossover {
         public let clock: Clock
         public let random: RandomSource
         public let timers: Timers
+        /// Asked once the peer realm is authenticated (C7), before anything
+        /// is sent or written: nil admits; an error (a zone's cap) ends the
+        /// exchange. Charged only for authenticated realms, so nobody can
+        /// use up another zone's share with names they do not own.
+        public let admitPeer: (String) -> KXError?
 
-        public init(lookups: KXOverLookups, dialer: PeerDialer, keyStore: KeyStore, clock: Clock, random: RandomSource, timers: Timers) {
+        public init(lookups: KXOverLookups, dialer: PeerDialer, keyStore: KeyStore, clock: Clock, random: RandomSource, timers: Timers,
+                    admitPeer: @escaping (String) -> KXError? = { _ in nil }) {
             self.lookups = lookups
             self.dialer = dialer
             self.keyStore = keyStore
             self.clock = clock
             self.random = random
             self.timers = timers
+            self.admitPeer = admitPeer
         }
     }
 
@@ -277,6 +284,7 @@ public final class ClientCrossover {
         guard case .checkingRealms(let link) = state else { return stray("the realm checks") }
         run.hold.disarmStage()
         if case .failure(let error) = result { return fail(error) }
+        if let refusal = ports.admitPeer(serviceRealm) { return fail(refusal) }
         let now = ports.clock.now
         guard let kvno = KvnoPolicy.next(now: now, existing: existingKvnos) else {
             return fail(KXError(.rateLimited, "all ten kvno serials of today are used for \(serviceRealm)"))

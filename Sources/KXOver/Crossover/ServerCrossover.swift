@@ -13,7 +13,7 @@
 /// | S1 KX-REQ | decode and check the offer; the peer policy (incoming) | (synchronous) | overall | TRANSPORT, OFFER_*, a realm not served, POLICY |
 /// | S2 realms check | both certificates' krbtgt names | `realmsChecked` | `handshake` | REALMSCHECK |
 /// | S3 DNSSEC client KDC | SRV `_kerberos-tls._tcp` of the client realm | `clientKDCsResolved` | overall | not Secure |
-/// | S4 host check | the certified host among those targets | (synchronous) | — | HOSTCHECK |
+/// | S4 host check | the certified host among those targets; then the zone budget (`admitPeer`) | (synchronous) | — | HOSTCHECK, RATE_LIMITED |
 /// | S5 key state | read krbtgt/SERVICE@CLIENT; pace, kvno, reply offer | `keyStateRead` | `keyStore` | foreign principal, RATE_LIMITED, no shared etype |
 /// | S6 key deriving | the TLS exporter | `keyExported` | overall | export failed |
 /// | S7 key storing | the key store (all or nothing) | `keysStored` | `keyStore` | KEY_STORING |
@@ -42,13 +42,18 @@ public final class ServerCrossover {
         public let clock: Clock
         public let random: RandomSource
         public let timers: Timers
+        /// Asked once the client realm is authenticated (S4), before the KDB
+        /// is read: nil admits; an error (a zone's cap) is told to the peer.
+        public let admitPeer: (String) -> KXError?
 
-        public init(lookups: KXOverLookups, keyStores: [String: KeyStore], clock: Clock, random: RandomSource, timers: Timers) {
+        public init(lookups: KXOverLookups, keyStores: [String: KeyStore], clock: Clock, random: RandomSource, timers: Timers,
+                    admitPeer: @escaping (String) -> KXError? = { _ in nil }) {
             self.lookups = lookups
             self.keyStores = keyStores
             self.clock = clock
             self.random = random
             self.timers = timers
+            self.admitPeer = admitPeer
         }
     }
 
@@ -178,6 +183,9 @@ public final class ServerCrossover {
             guard targets.contains(where: { $0.target == peer }) else {
                 return fail(KXError(.hostCheck, "\(session.peerHost) is not among the KDCs of \(realms.client) (\(targets.map(\.target).joined(separator: ", ")))"),
                             tell: "\(peer) is not a _kerberos-tls._tcp target of \(realms.client)")
+            }
+            if let refusal = ports.admitPeer(realms.client) {
+                return fail(refusal, tell: "too many exchanges with realms below \(ZoneBudget.parentZone(of: realms.client)); try again later")
             }
             state = .readingKeyState(request)
             run.enter(.keyState)

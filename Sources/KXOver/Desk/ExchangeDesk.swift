@@ -48,6 +48,8 @@ public struct ExchangeDesk<Waiter> {
     public private(set) var backoffs: [Pair: Backoff] = [:]
     public private(set) var draining = false
     public var admission: ExchangeAdmission
+    /// Fairness between DNS zones, charged once a peer is authenticated.
+    public var zones: ZoneBudget
     /// Server exchanges (TLS sessions held) that count against the in-flight limit.
     public var serverSessions = 0
 
@@ -56,8 +58,17 @@ public struct ExchangeDesk<Waiter> {
         min(600, 10 * Double(1 << min(max(streak - 1, 0), 10)))
     }
 
-    public init(admission: ExchangeAdmission) {
+    public init(admission: ExchangeAdmission, zones: ZoneBudget? = nil) {
         self.admission = admission
+        self.zones = zones ?? ZoneBudget(limits: .defaults(globalPerMinute: admission.perMinute))
+    }
+
+    /// An authenticated peer realm (either side) wants an exchange: nil when
+    /// its zone's share allows it, else why not (RATE_LIMITED).
+    public mutating func admitPeer(_ realm: String, now: Double) -> (error: KXError, cap: ZoneBudget.Cap)? {
+        zones.prune(now: now)
+        guard case .failure(let refusal) = zones.admit(realm: realm, now: now) else { return nil }
+        return (KXError(.rateLimited, refusal.detail), refusal.cap)
     }
 
     /// A request for `pair`'s key: join the running exchange, refuse, or start one.

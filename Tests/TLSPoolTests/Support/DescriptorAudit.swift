@@ -9,7 +9,10 @@ enum DescriptorAudit {
     }
 
     /// True once the count is back to `baseline` (or below) within `timeout`.
-    static func returnsTo(_ baseline: Int, within timeout: Double = 5) -> Bool {
+    /// The bound is generous because suites of other targets run in parallel
+    /// and hold descriptors of their own for seconds (a KDC, a zone); a leak
+    /// never comes back, so it still fails, just later.
+    static func returnsTo(_ baseline: Int, within timeout: Double = 30) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while openCount() > baseline {
             guard Date() < deadline else { return false }

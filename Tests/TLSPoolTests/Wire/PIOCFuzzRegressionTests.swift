@@ -8,7 +8,7 @@ import TLSPool
 @Suite("PIOC fuzz regressions")
 struct PIOCFuzzRegressionTests {
     static let fuzzDirectory = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fuzz")
 
     @Test func corpusAndFindingsHoldTheProperty() throws {

@@ -8,7 +8,7 @@ import KXOver
 @Suite("fuzz regressions")
 struct FuzzRegressionTests {
     static let fuzzDirectory = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fuzz")
 
     static func files(in folder: String) -> [URL] {
