@@ -46,10 +46,18 @@ let waves: [(inFlight: Int, count: Int)] = arguments[5].split(separator: ",").co
 guard !waves.isEmpty else { FileHandle.standardError.write(Data("no waves in \(arguments[5])\n".utf8)); exit(2) }
 let waveBound = 120.0   // seconds per wave at most (client exchanges give up after 30 s anyway)
 
-func realmName(_ i: Int) -> String { String(format: "CLIENT%04d.TEST", i) }
-func hostName(_ i: Int) -> String { String(format: "kdc%04d.client.test", i) }
 let probeCount = 3   // after the waves: can the service still cross?
 let realmCount = 1 + waves.reduce(0) { $0 + $1.count } + probeCount
+// The minting-flood mode (BENCH_OTHER_ZONE_EVERY=N, scripts/e2e-flood): every
+// N-th realm of the waves and the probes are below OTHER.TEST; the rest are
+// below TEST, one zone minting realms against the service's zone budget.
+// scripts/concurrency-bench names the realms by the same rule.
+let otherZoneEvery = Int(ProcessInfo.processInfo.environment["BENCH_OTHER_ZONE_EVERY"] ?? "") ?? 0
+func isOtherZone(_ i: Int) -> Bool {
+    otherZoneEvery > 0 && (i >= realmCount - probeCount || (i > 0 && i % otherZoneEvery == 0))
+}
+func realmName(_ i: Int) -> String { String(format: isOtherZone(i) ? "CLIENT%04d.OTHER.TEST" : "CLIENT%04d.TEST", i) }
+func hostName(_ i: Int) -> String { String(format: isOtherZone(i) ? "kdc%04d.other.test" : "kdc%04d.client.test", i) }
 
 // MARK: - /proc sampling
 
@@ -218,6 +226,10 @@ struct WaveResult {
 
 var nextRealm = 0
 var succeeded: [String] = []
+/// Every exchange of the waves after the first (not the warm-up or the
+/// probes), for the flood mode's report; the first wave is its baseline.
+var outcomes: [(other: Bool, ok: Bool, ms: Double)] = []
+var inWaves = false
 
 /// Runs `count` exchanges keeping `inFlight` of them running; bounded by `waveBound`.
 @MainActor func runWave(inFlight: Int, count: Int) -> WaveResult {
@@ -225,6 +237,7 @@ var succeeded: [String] = []
     var launched = 0, finished = 0
     func launch() {
         let realm = realmName(nextRealm)
+        let other = isOtherZone(nextRealm)
         let engine = engines[nextRealm / perPool]
         nextRealm += 1
         launched += 1
@@ -232,6 +245,9 @@ var succeeded: [String] = []
         engine.crossover(from: realm, to: serviceRealm) { outcome in
             let ms = Double(nowNs() - started) / 1e6
             finished += 1
+            if inWaves {
+                if case .success = outcome { outcomes.append((other, true, ms)) } else { outcomes.append((other, false, ms)) }
+            }
             switch outcome {
             case .success:
                 result.durationsMs.append(ms)
@@ -276,7 +292,9 @@ var results: [WaveResult] = []
 for wave in waves {
     results.append(runWave(inFlight: wave.inFlight, count: wave.count))
     settle(1.0)   // the previous wave's connections and sessions wind down
+    inWaves = true
 }
+inWaves = false
 
 // After the last wave: do threads and fds come back to the baseline?
 var after: [(seconds: Double, sample: ProcSample)] = []
@@ -352,6 +370,16 @@ if probe.failures.isEmpty && probe.unfinished == 0 {
     print("after the waves the service still crosses: \(probeCount) of \(probeCount) exchanges one after another, median \(String(format: "%.1f", median(probe.durationsMs.sorted()))) ms")
 } else {
     print("after the waves the service crosses NO MORE: \(probe.durationsMs.count) of \(probeCount) exchanges ok; \(probe.failures.first.map { "\($0.realm): \($0.error)" } ?? "unfinished")")
+}
+if otherZoneEvery > 0 {
+    // Parsed by scripts/e2e-flood: one line per zone.
+    let baseMs = median(results[0].durationsMs.sorted())
+    for (zone, other) in [("TEST", false), ("OTHER.TEST", true)] {
+        let mine = outcomes.filter { $0.other == other }
+        let ok = mine.filter(\.ok).map(\.ms).sorted()
+        print("zone \(zone): \(ok.count) of \(mine.count) exchanges after the first wave crossed, median "
+              + String(format: "%.1f ms, ratio to the first wave's median %.2f", median(ok), median(ok) / baseMs))
+    }
 }
 print("")
 print("this process (simulated clients)   RSS MiB  VmHWM MiB  threads  fds")

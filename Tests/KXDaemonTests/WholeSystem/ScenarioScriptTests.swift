@@ -13,6 +13,8 @@ import Testing
 ///   kadmind, the key carried by MIT iprop;
 /// - scripts/e2e-policy: the peer policy refusing each way by each rule,
 ///   reloaded by SIGHUP, and a key whose peer is denied later;
+/// - scripts/e2e-flood: one zone minting 183 realms against the zone budget
+///   while another zone's realms cross as usual;
 /// - scripts/e2e-admin: a least-privilege kadmind ACL, a right taken away,
 ///   keys removed by revoke and delprinc in both kadm5 modes, 50 quick
 ///   start/stop cycles in each mode.
@@ -35,6 +37,8 @@ struct ScenarioScriptTests {
         Scenario(script: "scripts/e2e-policy",
                  mustPrint: ["PASS: deny-name: the client log has the service's refusal",
                              "PASS: denied later: kxover list marks the existing key 'denied by policy'"]),
+        Scenario(script: "scripts/e2e-flood",
+                 mustPrint: ["PASS: every realm below the other zone crossed during the flood"]),
         Scenario(script: "scripts/e2e-admin",
                  mustPrint: ["PASS: client remote, service local: after kadmin delprinc the next user's first kvno succeeds",
                              "PASS: remote mode: 50 start/stop cycles of the service kxoverd"]),
