@@ -42,6 +42,11 @@ struct Policy: ParsableCommand {
                 let arrow = direction == .incoming ? "\(peer) → \(realm.name)" : "\(realm.name) → \(peer)"
                 print("\(realm.name) \(direction.rawValue) \(arrow): \(decision.allowed ? "allowed" : "refused") (\(decision.ruleText))")
             }
+            if realm.peers.reciprocal, realm.name != peer {
+                print("\(realm.name) reciprocal: " + (realm.peers.reciprocates(peer)
+                    ? "after serving \(peer) → \(realm.name), kxoverd crosses \(realm.name) → \(peer) too"
+                    : "on, but the outgoing policy refuses \(peer)"))
+            }
         }
         if refused { throw ExitCode(1) }
     }

@@ -292,7 +292,7 @@ public struct Configuration: Sendable {
     }
 
     /// `peers_allowed` and `peers_denied` (each repeatable, patterns separated
-    /// by spaces or commas), `incoming` and `outgoing` (true or false).
+    /// by spaces or commas), `incoming`, `outgoing` and `reciprocal` (true or false).
     static func peerPolicy(place: String, values: (String) -> [String], problems: inout [String]) -> PeerPolicy {
         func patterns(_ key: String) -> [RealmPattern]? {
             let lines = values(key)
@@ -305,18 +305,19 @@ public struct Configuration: Sendable {
             if parsed.isEmpty { problems.append("\(place): \(key) names no realm (leave the line out for the default)") }
             return parsed
         }
-        func direction(_ key: String) -> Bool {
-            guard let text = values(key).last else { return true }
+        func direction(_ key: String, default value: Bool = true) -> Bool {
+            guard let text = values(key).last else { return value }
             switch text.lowercased() {
             case "true", "yes", "on", "1": return true
             case "false", "no", "off", "0": return false
             default:
                 problems.append("\(place): \(key) must be true or false, not \"\(text)\"")
-                return true
+                return value
             }
         }
         return PeerPolicy(allowed: patterns("peers_allowed"), denied: patterns("peers_denied") ?? [],
-                          incoming: direction("incoming"), outgoing: direction("outgoing"))
+                          incoming: direction("incoming"), outgoing: direction("outgoing"),
+                          reciprocal: direction("reciprocal", default: false))
     }
 
     /// The realm `name`, or a clear error listing the configured ones.

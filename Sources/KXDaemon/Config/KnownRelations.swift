@@ -52,6 +52,6 @@ enum KnownRelations {
         .init("admin_server"), .init("admin_principal"), .init("admin_keytab"), .init("kadm5_policy"),
         .init("enctypes"), .init("key_lifetime"), .init("replica_kdc_profile"), .init("replica_wait"),
         .init("peers_allowed", repeatable: true), .init("peers_denied", repeatable: true),
-        .init("incoming"), .init("outgoing"),
+        .init("incoming"), .init("outgoing"), .init("reciprocal"),
     ]
 }

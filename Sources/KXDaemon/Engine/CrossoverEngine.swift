@@ -35,6 +35,8 @@ public final class CrossoverEngine {
         public var holdsRefused = 0
         /// Crossovers the peer policy refused (both directions).
         public var refusedByPolicy = 0
+        /// Reciprocal exchanges started after serving a peer.
+        public var reciprocal = 0
     }
 
     public let loop: EventLoop
@@ -265,6 +267,7 @@ public final class CrossoverEngine {
         case .success(let success):
             counters.serverSucceeded += 1
             note("\(id) served \(success.clientRealm) → \(success.serviceRealm) kvno \(success.kvno) for \(success.peerHost)")
+            reciprocate(success, after: id)
         case .failure(let error):
             counters.serverFailed += 1
             if error.code == .policy, let realms = entry?.record.realms, let local = self.realms[realms.service] {
@@ -273,6 +276,30 @@ public final class CrossoverEngine {
                                        rule: local.policy.peers.decide(peer: realms.client, direction: .incoming).rule)
             }
             note("\(id) refused: \(error)")
+        }
+    }
+
+    /// `reciprocal = true`: having served PEER → LOCAL, cross LOCAL → PEER
+    /// unless our KDB already holds a usable key for it. That check is also
+    /// what ends the chain: the peer, reciprocating our reverse exchange in
+    /// turn, finds the key its own first exchange made. A running exchange
+    /// for the pair is joined by the desk, never doubled.
+    private func reciprocate(_ served: ServerCrossover.Success, after id: String) {
+        guard let local = realms[served.serviceRealm], local.policy.peers.reciprocates(served.clientRealm) else { return }
+        let principal = Principal.crossover(client: served.serviceRealm, service: served.clientRealm)
+        local.keyStore.inspect(principal) { [weak self] entry in
+            guard let self else { return }
+            switch entry {
+            case .success(.managed(let set)) where ExchangeDesk<Waiter>.hasUsableKey(set, now: self.ports.now):
+                return
+            case .success(.foreign), .failure:
+                return
+            case .success(let read):
+                self.counters.reciprocal += 1
+                self.metrics?.requested("reciprocal")
+                self.logger.info("\(id): reciprocal crossover \(served.serviceRealm) → \(served.clientRealm)")
+                self.crossover(from: served.serviceRealm, to: served.clientRealm, knownEntry: read) { _ in }
+            }
         }
     }
 

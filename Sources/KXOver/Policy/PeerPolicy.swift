@@ -41,12 +41,22 @@ public struct PeerPolicy: Sendable, Hashable {
     public var denied: [RealmPattern]
     public var incoming: Bool
     public var outgoing: Bool
+    /// After serving a peer's crossover to us, cross back to it (subject to
+    /// `outgoing` and the lists), so that our users reach the peer too.
+    public var reciprocal: Bool
 
-    public init(allowed: [RealmPattern]? = nil, denied: [RealmPattern] = [], incoming: Bool = true, outgoing: Bool = true) {
+    public init(allowed: [RealmPattern]? = nil, denied: [RealmPattern] = [], incoming: Bool = true, outgoing: Bool = true,
+                reciprocal: Bool = false) {
         self.allowed = allowed
         self.denied = denied
         self.incoming = incoming
         self.outgoing = outgoing
+        self.reciprocal = reciprocal
+    }
+
+    /// Whether serving `peer`'s crossover to us should start ours to it.
+    public func reciprocates(_ peer: String) -> Bool {
+        reciprocal && decide(peer: peer, direction: .outgoing).allowed
     }
 
     /// Every realm, both directions: the default.
