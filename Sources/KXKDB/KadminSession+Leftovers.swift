@@ -7,8 +7,9 @@ extension KadminSession {
     /// killed between two kadm5 calls): a kxover principal that holds no key
     /// at all, and validity records of kvnos that hold no key. The KDC can use
     /// neither, but `kxover list` would show them. A principal is removed only
-    /// once it has been keyless for `grace` seconds, so that a store running
-    /// now in another kxoverd of the realm is never cut from under it.
+    /// once it has been keyless for `grace` seconds, and a record only once
+    /// its validity began more than `grace` seconds ago, so that a store
+    /// running now in another kxoverd of the realm is never cut from under it.
     public func removeLeftovers(now: KerberosTime, grace: Int64 = 300) throws -> [String] {
         var removed: [String] = []
         for set in try managedKeySets() {
@@ -23,7 +24,11 @@ extension KadminSession {
                     return
                 }
                 let keyed = Set(set.versions.map(\.kvno))
-                for kvno in try validities(parsed, named: set.principal).keys.sorted() where !keyed.contains(kvno) {
+                // A record that starts within the grace period may be a store running
+                // now in another kxoverd, between its validity and its keys.
+                let records = try validities(parsed, named: set.principal)
+                for kvno in records.keys.sorted() where !keyed.contains(kvno)
+                    && records[kvno]!.from.secondsSinceEpoch < now.secondsSinceEpoch - grace {
                     try setValidity(parsed, kvno: kvno, from: nil, till: nil, named: set.principal)
                     removed.append("the validity record of \(set.principal) kvno \(kvno) (no key of that kvno)")
                 }

@@ -101,12 +101,17 @@ world_hostrealm_module() {
 CONF
 }
 
-# world_config DIR REALM NAME FRONT_PORT BACKEND_PORT METRICS_PORT
+# world_config DIR REALM NAME FRONT_PORT BACKEND_PORT METRICS_PORT [KDC_HOST]
 # $WORLD_KXOVERD_EXTRA and $WORLD_REALM_EXTRA (relation lines) are added to
 # the [kxoverd] section and the realm's subsection, for both daemons.
+# KDC_HOST defaults to kdc.<realm>; $WORLD_KADM5 (relation lines) replaces
+# the KDB access, by default local mode on DIR/realms/REALM/kdc.conf.
 world_config() {
-  local dir=$1 realm=$2 name=$3 front=$4 backend=$5 metrics=$6 host referrals=''
-  host="kdc.$(printf '%s' "$realm" | tr 'A-Z' 'a-z')"
+  local dir=$1 realm=$2 name=$3 front=$4 backend=$5 metrics=$6 host=${7:-} referrals='' kadm5
+  [ -n "$host" ] || host="kdc.$(printf '%s' "$realm" | tr 'A-Z' 'a-z')"
+  kadm5=${WORLD_KADM5:-"        kadm5_mode = local
+        kdc_profile = $dir/realms/$realm/kdc.conf
+        krb5_config = $dir/realms/krb5.conf"}
   # The client side answers its KDC's hostrealm module and holds referral
   # requests for hosts in realms it has not met yet.
   [ "$name" != client ] || referrals="    hostrealm_socket = $dir/client-hostrealm.sock
@@ -129,9 +134,7 @@ ${WORLD_KXOVERD_EXTRA:-}
         kdc_host = $host
         certificate = $dir/$name.crt
         private_key = $dir/$name.key
-        kadm5_mode = local
-        kdc_profile = $dir/realms/$realm/kdc.conf
-        krb5_config = $dir/realms/krb5.conf
+$kadm5
 ${WORLD_REALM_EXTRA:-}
     }
 CONF

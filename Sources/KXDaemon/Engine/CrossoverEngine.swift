@@ -228,6 +228,10 @@ public final class CrossoverEngine {
             counters.clientFailed += 1
             failure = error
             note("\(entry.record.id) failed \(pair.localRealm)>\(pair.target): \(error)")
+            // Lost to another kxoverd of the realm? Its waiters (held requests) wait for that key.
+            if SiblingKeyWait.applies(to: error), let local = realms[pair.localRealm] {
+                return awaitSiblingKey(.crossover(client: pair.localRealm, service: entry.record.serviceRealm), in: local.keyStore, pair: pair, result: result)
+            }
         }
         for waiter in desk.finished(pair, failure: failure, now: now) { waiter(result) }
     }
@@ -242,6 +246,23 @@ public final class CrossoverEngine {
         metrics?.policyRefused(local: local.realm, .outgoing, rule: decision.rule)
         logger.info("crossover \(local.realm) → \(LogText.escaped(remote)) refused by policy: \(decision.ruleText)")
         return local.peers.refusal(peer: remote, local: local.realm, direction: .outgoing)
+    }
+
+    /// The peer refused because another exchange for the pair got there
+    /// first, most likely a sibling kxoverd of this realm sharing the KDB:
+    /// the pair stays "running" (new requests join it) while the KDB is read
+    /// for that sibling's key, bounded; once it is there the refusal does not
+    /// count as a failure (no backoff), and the waiters go on either way.
+    private func awaitSiblingKey(_ principal: Principal, in store: KeyStore, pair: ExchangeDesk<Waiter>.Pair,
+                                 result: Result<ClientCrossover.Success, KXError>) {
+        guard case .failure(let error) = result else { return }
+        logger.info("\(principal): \(error); waiting for the key another kxoverd of \(principal.realm) is storing")
+        SiblingKeyWait(principal: principal, store: store, timers: ports, clock: ports).start { [weak self] found in
+            guard let self else { return }
+            note(found ? "\(principal): the key another kxoverd of \(principal.realm) stored is in the KDB; held requests go on"
+                       : "\(principal): no key appeared in the KDB within the wait; held requests go on without one")
+            for waiter in desk.finished(pair, failure: found ? nil : error, now: now) { waiter(result) }
+        }
     }
 
     private func note(_ line: String) {

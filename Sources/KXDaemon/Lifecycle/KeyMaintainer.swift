@@ -5,9 +5,13 @@ import KXOver
 import Logging
 
 /// Where the key check runs: a realm's KDB (its kadm5 worker), or a test's script.
+/// The check runs in two halves (see KeyMaintainer): claiming the
+/// principals with work under a lease, then acting on those still leased.
 public protocol KeyMaintenanceStore: AnyObject {
-    func maintain(now: KerberosTime, lifetime: Int64, checkInterval: Int64,
-                  completion: @escaping (Result<KeyMaintenanceReport, KXError>) -> Void)
+    func claimKeyWork(now: KerberosTime, lifetime: Int64, checkInterval: Int64, holder: String, leaseSeconds: Int64,
+                      completion: @escaping (Result<KeyWorkClaims, KXError>) -> Void)
+    func maintain(claimed: [(principal: Principal, lease: MaintenanceLease)], now: KerberosTime, lifetime: Int64,
+                  checkInterval: Int64, completion: @escaping (Result<KeyMaintenanceReport, KXError>) -> Void)
 }
 
 extension KadmKeyStore: KeyMaintenanceStore {}
@@ -16,12 +20,35 @@ extension KadmKeyStore: KeyMaintenanceStore {}
 /// local realm, expired kvnos are pruned (policy kxover only), ticket
 /// lifetimes are capped at the newest key's till, and client-side keys near
 /// their till are renewed by a fresh exchange through the engine.
+///
+/// Other kxoverds may share the realm's KDB (one beside each KDC of an LDAP
+/// realm, or several writing through one kadmind), so a check runs in two
+/// halves: the first writes a lease on each principal with work to do
+/// (unless another kxoverd's lease runs), the second, `settle` seconds
+/// later, acts only where that lease is still this kxoverd's. Each
+/// principal's pruning, capping and renewal is then done by one of them.
 public final class KeyMaintainer {
     public struct Realm {
         public let name: String
         public let store: any KeyMaintenanceStore
         public let lifetime: Int64
+        /// Names this kxoverd in leases: the realm's KDC host and our pid.
+        public let holder: String
+
+        public init(name: String, store: any KeyMaintenanceStore, lifetime: Int64, kdcHost: String? = nil) {
+            self.name = name
+            self.store = store
+            self.lifetime = lifetime
+            holder = "\(kdcHost ?? ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)"
+        }
     }
+
+    /// The pause between claiming and acting: far longer than the moment
+    /// between another kxoverd's read and write of a lease.
+    public static let settle: Double = 1
+    /// A lease outlasts the pause and a renewal exchange (the client's
+    /// overall bound); a kxoverd that dies holding one delays the work by that much.
+    public static let leaseSeconds: Int64 = Int64(settle) + Int64(CrossoverTimeouts.client.overall) + 30
 
     public struct Totals: Sendable {
         public var checks = 0
@@ -42,6 +69,9 @@ public final class KeyMaintainer {
     private let metrics: DaemonMetrics?
     private let logger: Logger
     private var timer: Cancellable?
+    /// Second halves waiting out the pause, by check half number.
+    private var settling: [Int: Cancellable] = [:]
+    private var halves = 0
     private var running = 0
 
     /// `ports`: the loop's clock and timers unless a test brings virtual ones.
@@ -63,6 +93,10 @@ public final class KeyMaintainer {
     public func stop() {
         timer?.cancel()
         timer = nil
+        // A second half that will not run no longer counts as running.
+        for watch in settling.values { watch.cancel() }
+        running -= settling.count
+        settling = [:]
         nextCheck = nil
     }
 
@@ -82,14 +116,47 @@ public final class KeyMaintainer {
         schedule()
         guard running == 0 else { return }   // a slow KDB: never stack checks
         totals.checks += 1
+        let interval = self.interval
         let now = ports.now
         for realm in realms {
             running += 1
-            realm.store.maintain(now: now, lifetime: realm.lifetime, checkInterval: interval) { [weak self] result in
+            realm.store.claimKeyWork(now: now, lifetime: realm.lifetime, checkInterval: interval, holder: realm.holder,
+                                     leaseSeconds: Self.leaseSeconds) { [weak self] result in
                 guard let self else { return }
-                self.running -= 1
-                self.handle(result, realm: realm.name)
+                guard let claimed = self.claimed(result, realm: realm.name), !claimed.isEmpty else {
+                    self.running -= 1
+                    return
+                }
+                self.halves += 1
+                let half = self.halves
+                self.settling[half] = self.ports.schedule(after: Self.settle) { [weak self] in
+                    guard let self else { return }
+                    self.settling[half] = nil
+                    realm.store.maintain(claimed: claimed, now: self.ports.now, lifetime: realm.lifetime, checkInterval: interval) { [weak self] result in
+                        guard let self else { return }
+                        self.running -= 1
+                        self.handle(result, realm: realm.name)
+                    }
+                }
             }
+        }
+    }
+
+    /// Logs the first half's outcome; the principals this kxoverd claimed.
+    private func claimed(_ result: Result<KeyWorkClaims, KXError>, realm: String) -> [(principal: Principal, lease: MaintenanceLease)]? {
+        switch result {
+        case .failure(let error):
+            totals.problems += 1
+            logger.warning("key check of \(realm) failed: \(error)")
+            return nil
+        case .success(let claims):
+            for leftover in claims.leftovers { logger.notice("\(realm): removed \(leftover)") }
+            for (principal, lease) in claims.heldElsewhere {
+                logger.info("\(realm): key check of \(principal) left to \(lease)")
+            }
+            for problem in claims.problems { logger.warning("key check of \(realm): \(problem)") }
+            totals.problems += claims.problems.count
+            return claims.claimed
         }
     }
 
@@ -102,8 +169,8 @@ public final class KeyMaintainer {
         case .success(let done):
             report = done
         }
-        for leftover in report.leftovers {
-            logger.notice("\(realm): removed \(leftover)")
+        for (principal, lease) in report.lost {
+            logger.info("\(realm): key check of \(principal) left to \(lease.map { "\($0)" } ?? "another kxoverd"), which took its lease over")
         }
         for (principal, kvno) in report.pruned {
             logger.notice("\(realm): pruned expired kvno \(kvno) of \(principal)")

@@ -17,7 +17,10 @@ import Testing
 ///   while another zone's realms cross as usual;
 /// - scripts/e2e-admin: a least-privilege kadmind ACL, a right taken away,
 ///   keys removed by revoke and delprinc in both kadm5 modes, 50 quick
-///   start/stop cycles in each mode.
+///   start/stop cycles in each mode;
+/// - scripts/e2e-ldap: an LDAP-backed realm (slapd, kldap) with a kxoverd
+///   beside each of its two KDCs: first requests through either, both at
+///   once for one new realm, renewal and pruning done once.
 @Suite("scenario scripts")
 struct ScenarioScriptTests {
     struct Scenario: Sendable, CustomTestStringConvertible {
@@ -42,6 +45,9 @@ struct ScenarioScriptTests {
         Scenario(script: "scripts/e2e-admin",
                  mustPrint: ["PASS: client remote, service local: after kadmin delprinc the next user's first kvno succeeds",
                              "PASS: remote mode: 50 start/stop cycles of the service kxoverd"]),
+        Scenario(script: "scripts/e2e-ldap",
+                 mustPrint: ["PASS: the race happened: OTHER.TEST got two KX-REQs from LDAP.TEST at once",
+                             "PASS: leases: one renewal of krbtgt/SERVICE.TEST@LDAP.TEST between the two kxoverds (1)"]),
     ]
 
     /// No script may hang the suite: each gets this long (its usual run
