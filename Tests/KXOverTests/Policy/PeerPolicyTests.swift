@@ -62,6 +62,14 @@ struct PeerPolicyTests {
         #expect(noOut.decide(peer: "A.ORG", direction: .incoming).allowed)
     }
 
+    @Test func reciprocityIsOffByDefaultAndFollowsTheOutgoingPolicy() {
+        #expect(!PeerPolicy.open.reciprocates("A.ORG"))
+        let policy = PeerPolicy(denied: [pattern("B.ORG")], reciprocal: true)
+        #expect(policy.reciprocates("A.ORG"))
+        #expect(!policy.reciprocates("B.ORG"), "a denied peer is never crossed to")
+        #expect(!PeerPolicy(outgoing: false, reciprocal: true).reciprocates("A.ORG"))
+    }
+
     @Test func aRefusalIsAPolicyErrorNamingTheRealmsAndTheRule() {
         let policy = PeerPolicy(denied: [pattern("*.EVIL.TEST")])
         let error = policy.refusal(peer: "A1.EVIL.TEST", local: "SERVICE.TEST", direction: .incoming)
