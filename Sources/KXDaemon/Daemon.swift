@@ -97,7 +97,7 @@ public final class Daemon {
                 let reader = keyStore(replicaStores[realm.name], for: replica)
                 if let old = replicaStores[realm.name], old !== reader { retiredStores.append(old) }
                 replicaStores[realm.name] = reader
-                store = ReplicaWaitingKeyStore(primary: store, replica: reader, bound: realm.replicaWait, loop: loop, logger: logger)
+                store = ReplicaWaitingKeyStore(primary: store, replica: reader, bound: realm.replicaWait, timers: LoopPorts(loop: loop), logger: logger)
             } else {
                 if let old = replicaStores[realm.name] { retiredStores.append(old) }
                 replicaStores[realm.name] = nil

@@ -15,14 +15,18 @@ final class ReplicaWaitingKeyStore: KeyStore {
     private let primary: KeyStore
     private let replica: KeyStore
     private let bound: Double
-    private let loop: EventLoop
+    private let timers: Timers
+    /// Monotonic seconds: the loop's clock, or a test's virtual one.
+    private let uptime: () -> Double
     private let logger: Logger
 
-    init(primary: KeyStore, replica: KeyStore, bound: Double, loop: EventLoop, logger: Logger) {
+    init(primary: KeyStore, replica: KeyStore, bound: Double, timers: Timers,
+         uptime: @escaping () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }, logger: Logger) {
         self.primary = primary
         self.replica = replica
         self.bound = bound
-        self.loop = loop
+        self.timers = timers
+        self.uptime = uptime
         self.logger = logger
     }
 
@@ -33,14 +37,14 @@ final class ReplicaWaitingKeyStore: KeyStore {
     func store(_ write: CrossoverKeyWrite, completion: @escaping (Result<KeyWriteOutcome, KXError>) -> Void) {
         primary.store(write) { [weak self] result in
             guard let self, case .success = result else { return completion(result) }
-            self.awaitReplica(write.principal, kvno: write.kvno, since: DispatchTime.now().uptimeNanoseconds) { completion(result) }
+            self.awaitReplica(write.principal, kvno: write.kvno, since: self.uptime()) { completion(result) }
         }
     }
 
-    private func awaitReplica(_ principal: Principal, kvno: UInt32, since start: UInt64, then done: @escaping () -> Void) {
+    private func awaitReplica(_ principal: Principal, kvno: UInt32, since start: Double, then done: @escaping () -> Void) {
         replica.inspect(principal) { [weak self] entry in
             guard let self else { return done() }
-            let waited = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let waited = self.uptime() - start
             if case .success(.managed(let set)) = entry, set.versions.contains(where: { $0.kvno == kvno }) {
                 self.logger.info("\(principal) kvno \(kvno): the replica's KDB holds it after \(Int(waited * 1000)) ms")
                 return done()
@@ -50,7 +54,7 @@ final class ReplicaWaitingKeyStore: KeyStore {
                 self.logger.warning("\(principal) kvno \(kvno): the replica's KDB does not hold it after \(Int(waited * 1000)) ms (\(why)); replying anyway, the replica will serve it once iprop has carried it")
                 return done()
             }
-            _ = self.loop.schedule(after: 0.05) { self.awaitReplica(principal, kvno: kvno, since: start, then: done) }
+            self.timers.schedule(after: 0.05) { self.awaitReplica(principal, kvno: kvno, since: start, then: done) }
         }
     }
 }

@@ -14,6 +14,8 @@ final class VirtualPorts: Clock, RandomSource, Timers {
     private let start: Int64 = 1_800_000_000
 
     var now: KerberosTime { KerberosTime(secondsSinceEpoch: start + Int64(elapsed))! }
+    /// Virtual seconds since the start, finer than `now`.
+    var seconds: Double { elapsed }
     func bytes(_ count: Int) -> [UInt8] { [UInt8](repeating: 7, count: count) }
     func number(below bound: Int) -> Int { 0 }
 

@@ -38,14 +38,18 @@ struct ReplicaWaitingKeyStoreTests {
         .managed(ManagedKeySet(principal: principal, versions: [.init(kvno: kvno, etypes: [18], from: nil, till: nil)]))
     }
 
+    /// Runs one store on virtual time: the replica is polled every 50 ms of
+    /// it. Returns the outcome and the virtual seconds it took.
     func run(primary: ScriptedKDB, replica: ScriptedKDB, bound: Double) throws -> (Result<KeyWriteOutcome, KXError>?, Double) {
-        let loop = try EventLoop()
-        let store = ReplicaWaitingKeyStore(primary: primary, replica: replica, bound: bound, loop: loop, logger: Logger(label: "test"))
+        let ports = VirtualPorts()
+        let store = ReplicaWaitingKeyStore(primary: primary, replica: replica, bound: bound, timers: ports,
+                                           uptime: { ports.seconds }, logger: Logger(label: "test"))
         var outcome: Result<KeyWriteOutcome, KXError>?
-        let started = Date()
-        store.store(try write()) { outcome = $0 }
-        _ = loop.run(until: { outcome != nil }, timeout: bound + 2)
-        return (outcome, Date().timeIntervalSince(started))
+        var took: Double?
+        store.store(try write()) { outcome = $0; took = ports.seconds }
+        // Step through at most the bound and one poll more, 10 ms at a time.
+        while outcome == nil && ports.seconds < bound + 0.1 { ports.advance(0.01) }
+        return (outcome, took ?? .infinity)
     }
 
     @Test func repliesOnceTheReplicaHoldsTheKvno() throws {
@@ -54,15 +58,15 @@ struct ReplicaWaitingKeyStoreTests {
         let (outcome, seconds) = try run(primary: primary, replica: replica, bound: 3)
         #expect(outcome == .success(.written))
         #expect(primary.stores == 1 && replica.inspections == 3 && replica.stores == 0)
-        #expect(seconds >= 0.09 && seconds < 1, "\(seconds)")   // two 50 ms pauses
+        #expect(abs(seconds - 0.1) < 0.001, "two 50 ms pauses: \(seconds)")
     }
 
     @Test func atTheBoundItRepliesAnyway() throws {
         let primary = ScriptedKDB(), replica = ScriptedKDB()
         let (outcome, seconds) = try run(primary: primary, replica: replica, bound: 1)
         #expect(outcome == .success(.written))
-        #expect(seconds >= 0.9 && seconds < 1.6, "\(seconds)")
-        #expect(replica.inspections >= 10 && replica.stores == 0)
+        #expect(seconds >= 0.94 && seconds <= 1.01, "\(seconds)")
+        #expect((19...21).contains(replica.inspections) && replica.stores == 0, "every 50 ms until the bound: \(replica.inspections)")
     }
 
     @Test func aFailedWriteIsReportedAtOnceWithoutAskingTheReplica() throws {
@@ -74,10 +78,9 @@ struct ReplicaWaitingKeyStoreTests {
     }
 
     @Test func inspectionsGoToThePrimary() throws {
-        let loop = try EventLoop()
         let primary = ScriptedKDB(), replica = ScriptedKDB()
         primary.entry = { [holding] _ in holding(7) }
-        let store = ReplicaWaitingKeyStore(primary: primary, replica: replica, bound: 1, loop: loop, logger: Logger(label: "test"))
+        let store = ReplicaWaitingKeyStore(primary: primary, replica: replica, bound: 1, timers: VirtualPorts(), logger: Logger(label: "test"))
         var seen: KeyStoreEntry?
         store.inspect(principal) { seen = try? $0.get() }
         #expect(seen == holding(7) && replica.inspections == 0)
