@@ -15,6 +15,8 @@ import Testing
 ///   reloaded by SIGHUP, and a key whose peer is denied later;
 /// - scripts/e2e-flood: one zone minting 183 realms against the zone budget
 ///   while another zone's realms cross as usual;
+/// - scripts/e2e-transit: three MIT realms, kxover keys A-B and B-C: when
+///   MIT lets A's users through B into C (docs/transit.md);
 /// - scripts/e2e-admin: a least-privilege kadmind ACL, a right taken away,
 ///   keys removed by revoke and delprinc in both kadm5 modes, 50 quick
 ///   start/stop cycles in each mode;
@@ -42,6 +44,8 @@ struct ScenarioScriptTests {
                              "PASS: denied later: kxover list marks the existing key 'denied by policy'"]),
         Scenario(script: "scripts/e2e-flood",
                  mustPrint: ["PASS: every realm below the other zone crossed during the flood"]),
+        Scenario(script: "scripts/e2e-transit",
+                 mustPrint: ["PASS: hierarchical, no [capaths] anywhere: alice@A.EXAMPLE.TEST reaches"]),
         Scenario(script: "scripts/e2e-admin",
                  mustPrint: ["PASS: client remote, service local: after kadmin delprinc the next user's first kvno succeeds",
                              "PASS: remote mode: 50 start/stop cycles of the service kxoverd"]),
