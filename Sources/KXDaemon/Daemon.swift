@@ -108,6 +108,7 @@ public final class Daemon {
             engine.admission = ExchangeAdmission(maxInFlight: configuration.maxExchangesInFlight, perMinute: configuration.maxExchangesPerMinute)
         }
         if engine.zoneLimits != configuration.zoneLimits { engine.zoneLimits = configuration.zoneLimits }
+        engine.startTLSPerSource = configuration.maxStartTLSPerSourcePerMinute
         maintainer.reconfigure(realms: realms.map { .init(name: $0.name, store: kept[$0.name]!, lifetime: $0.keyLifetime, kdcHost: $0.kdcHost) },
                                interval: configuration.keyCheckInterval)
     }

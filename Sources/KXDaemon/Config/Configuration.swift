@@ -59,6 +59,8 @@ public struct Configuration: Sendable {
     /// limits on exchanges, both sides together (spec §7.4's backoff is per realm).
     public var maxExchangesInFlight = 256
     public var maxExchangesPerMinute = 600
+    /// STARTTLS words one source network (/24, /56) may send a minute.
+    public var maxStartTLSPerSourcePerMinute = 60
     /// Different peer realms below one DNS parent zone that may cross in an hour.
     public var maxNewRealmsPerZone = 20
     /// Exchanges with realms below one parent zone per minute; nil: a quarter of max_exchanges_per_minute.
@@ -137,6 +139,8 @@ public struct Configuration: Sendable {
         configuration.maxExchangesInFlight = try number("max_exchanges_in_flight", 1...100_000) ?? configuration.maxExchangesInFlight
         configuration.maxExchangesPerMinute = try number("max_exchanges_per_minute", 1...1_000_000) ?? configuration.maxExchangesPerMinute
         configuration.maxNewRealmsPerZone = try number("max_new_realms_per_zone", 1...100_000) ?? configuration.maxNewRealmsPerZone
+        configuration.maxStartTLSPerSourcePerMinute = try number("max_starttls_per_source_per_minute", 1...1_000_000)
+            ?? configuration.maxStartTLSPerSourcePerMinute
         configuration.maxExchangesPerZonePerMinute = try number("max_exchanges_per_zone_per_minute", 1...1_000_000)
         configuration.drainTimeout = try duration("drain_timeout", 0...120, "of at most 2m") ?? configuration.drainTimeout
         configuration.keyCheckInterval = try duration("key_check_interval", 1...3600, "from 1s to 1h") ?? configuration.keyCheckInterval

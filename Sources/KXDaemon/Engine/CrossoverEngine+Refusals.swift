@@ -10,7 +10,7 @@ extension CrossoverEngine {
     /// global limits, or draining, the peer gets a KRB-ERROR with the code
     /// instead of TLS, and neither side does any work.
     public func refusal(ofStartTLSFrom peer: SocketAddress) -> KXError? {
-        guard let refused = desk.admitServer(now: now) else { return nil }
+        guard let refused = desk.admitServer(now: now, address: peer.addressBytes) else { return nil }
         let told: KXError
         if draining {
             logger.info("STARTTLS from \(peer) refused: draining")

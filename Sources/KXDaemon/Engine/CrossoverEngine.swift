@@ -98,7 +98,13 @@ public final class CrossoverEngine {
     /// from max_exchanges_in_flight and max_exchanges_per_minute).
     public var admission: ExchangeAdmission {
         get { desk.admission }
-        set { desk.admission = newValue }
+        set { desk.setLimits(newValue) }
+    }
+
+    /// STARTTLS words one source network may send a minute.
+    public var startTLSPerSource: Int {
+        get { desk.startTLSPerSource.perMinute }
+        set { desk.startTLSPerSource.perMinute = newValue }
     }
 
     /// The zone budget's limits (a reload may change them; the zones' counts stay).
@@ -167,7 +173,7 @@ public final class CrossoverEngine {
     /// Runs (or joins) the exchange that gives `localRealm` a key for the
     /// realm `target`. `knownEntry`: what the caller read from the KDB just
     /// now, so the exchange does not read it again.
-    public func crossover(from localRealm: String, to target: String, knownEntry: KeyStoreEntry? = nil,
+    public func crossover(from localRealm: String, to target: String, knownEntry: KeyStoreEntry? = nil, renewal: Bool = false,
                           completion: @escaping (Result<ClientCrossover.Success, KXError>) -> Void) {
         guard let local = realms[localRealm] else {
             return completion(.failure(KXError(.offerRealm, "\(localRealm) is not a realm kxover serves here")))
@@ -176,7 +182,7 @@ public final class CrossoverEngine {
             return completion(.failure(refusal))
         }
         let pair = ExchangeDesk<Waiter>.Pair(localRealm: localRealm, target: target)
-        switch desk.request(pair, waiter: completion, now: now) {
+        switch desk.request(pair, waiter: completion, now: now, renewal: renewal) {
         case .join:
             counters.joined += 1
             metrics?.requested("joined")

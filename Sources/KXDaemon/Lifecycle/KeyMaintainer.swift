@@ -188,7 +188,7 @@ public final class KeyMaintainer {
             totals.renewalsStarted += 1
             metrics?.renewal("started")
             logger.notice("\(realm): renewing \(principal) before its till")
-            engine.crossover(from: realm, to: remote) { [weak self] outcome in
+            engine.crossover(from: realm, to: remote, renewal: true) { [weak self] outcome in
                 guard let self else { return }
                 switch outcome {
                 case .success(let success):

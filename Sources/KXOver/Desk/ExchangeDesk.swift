@@ -47,7 +47,14 @@ public struct ExchangeDesk<Waiter> {
     public private(set) var running: [Pair: [Waiter]] = [:]
     public private(set) var backoffs: [Pair: Backoff] = [:]
     public private(set) var draining = false
+    /// The limits on exchanges we start (in flight: both sides together).
     public var admission: ExchangeAdmission
+    /// The per-minute budget of exchanges peers start with us, apart from
+    /// ours: a STARTTLS flood refuses more STARTTLS, never our users' or
+    /// renewals' exchanges.
+    public var inbound: ExchangeAdmission
+    /// STARTTLS words per source network a minute.
+    public var startTLSPerSource: SourceRate
     /// Fairness between DNS zones, charged once a peer is authenticated.
     public var zones: ZoneBudget
     /// Server exchanges (TLS sessions held) that count against the in-flight limit.
@@ -58,9 +65,17 @@ public struct ExchangeDesk<Waiter> {
         min(600, 10 * Double(1 << min(max(streak - 1, 0), 10)))
     }
 
-    public init(admission: ExchangeAdmission, zones: ZoneBudget? = nil) {
+    public init(admission: ExchangeAdmission, zones: ZoneBudget? = nil, startTLSPerSource: Int = 60) {
         self.admission = admission
+        inbound = admission
         self.zones = zones ?? ZoneBudget(limits: .defaults(globalPerMinute: admission.perMinute))
+        self.startTLSPerSource = SourceRate(perMinute: startTLSPerSource)
+    }
+
+    /// New limits from a reload: both directions' buckets start full again.
+    public mutating func setLimits(_ limits: ExchangeAdmission) {
+        admission = limits
+        inbound = limits
     }
 
     /// An authenticated peer realm (either side) wants an exchange: nil when
@@ -72,7 +87,10 @@ public struct ExchangeDesk<Waiter> {
     }
 
     /// A request for `pair`'s key: join the running exchange, refuse, or start one.
-    public mutating func request(_ pair: Pair, waiter: Waiter, now: Double) -> Decision {
+    /// A `renewal` (a key near its till) is bounded by the exchanges in
+    /// flight only: the per-minute budget is for new trust, and a renewal
+    /// refused there could let a working key expire.
+    public mutating func request(_ pair: Pair, waiter: Waiter, now: Double, renewal: Bool = false) -> Decision {
         if running[pair] != nil {
             running[pair]!.append(waiter)
             return .join
@@ -86,21 +104,38 @@ public struct ExchangeDesk<Waiter> {
                 return .refuse(KXError(backoff.error.code, "\(backoff.error.detail) (failed \(backoff.streak)x; next attempt in \(wait) s)"), .backoff)
             }
         }
-        if let refusal = admit(now: now) {
+        if let refusal = renewal ? inFlightRefusal() : admitOutbound(now: now) {
             return .refuse(refusal, .limits)
         }
         running[pair] = [waiter]
         return .start
     }
 
-    /// A server exchange wants to begin (a STARTTLS arrived): nil when it may.
-    public mutating func admitServer(now: Double) -> KXError? {
+    /// A server exchange wants to begin (a STARTTLS arrived from `address`):
+    /// nil when it may. The source's own rate first, so that a flooding
+    /// network does not spend the inbound budget everyone else shares.
+    public mutating func admitServer(now: Double, address: [UInt8] = []) -> KXError? {
         if draining { return KXError(.cancelled, "kxoverd is stopping") }
-        return admit(now: now)
+        if !address.isEmpty {
+            startTLSPerSource.prune(now: now)
+            guard startTLSPerSource.admit(address: address, now: now) else {
+                return KXError(.rateLimited, "more than \(startTLSPerSource.perMinute) STARTTLS from this network in the last minute (max_starttls_per_source_per_minute)")
+            }
+        }
+        let inFlight = running.count + serverSessions
+        guard let refusal = inbound.admit(inFlight: inFlight, now: now) else { return nil }
+        return KXError(.rateLimited, refusal)
     }
 
-    private mutating func admit(now: Double) -> KXError? {
-        guard let refusal = admission.admit(inFlight: running.count + serverSessions, now: now) else { return nil }
+    private func inFlightRefusal() -> KXError? {
+        let inFlight = running.count + serverSessions
+        guard inFlight >= admission.maxInFlight else { return nil }
+        return KXError(.rateLimited, "\(inFlight) exchanges in flight, the limit is \(admission.maxInFlight)")
+    }
+
+    private mutating func admitOutbound(now: Double) -> KXError? {
+        let inFlight = running.count + serverSessions
+        guard let refusal = admission.admit(inFlight: inFlight, now: now) else { return nil }
         return KXError(.rateLimited, refusal)
     }
 

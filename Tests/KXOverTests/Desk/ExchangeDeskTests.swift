@@ -133,4 +133,42 @@ struct ExchangeDeskTests {
         #expect(Desk.hasUsableKey(set([(-10, -1), (-1, 100)]), now: now))
         #expect(!Desk.hasUsableKey(set([]), now: now))            // keyless (a store cut short)
     }
+
+    /// A flood of STARTTLS words spends the inbound budget only: our users'
+    /// exchanges and renewals still start.
+    @Test func aStartTLSFloodCannotStopOurExchanges() {
+        var desk = desk(perMinute: 5)
+        desk.startTLSPerSource.perMinute = 1000
+        for n in 0..<5 { #expect(desk.admitServer(now: 0, address: [10, 0, UInt8(n), 1]) == nil) }
+        #expect(desk.admitServer(now: 0, address: [10, 0, 9, 1])?.code == .rateLimited, "the inbound budget is spent")
+        #expect(isStart(desk.request(pair, waiter: 1, now: 0)), "ours has its own")
+    }
+
+    /// Renewals are bounded by the exchanges in flight only.
+    @Test func renewalsAreNotRefusedByThePerMinuteBudget() {
+        var desk = desk(maxInFlight: 3, perMinute: 1)
+        #expect(isStart(desk.request(pair, waiter: 1, now: 0)))
+        #expect(refusal(desk.request(other, waiter: 2, now: 0)) == .limits, "a new exchange: the minute's one is used")
+        #expect(isStart(desk.request(other, waiter: 3, now: 0, renewal: true)))
+        let third = Desk.Pair(localRealm: "CLIENT.TEST", target: "THIRD.TEST")
+        #expect(isStart(desk.request(third, waiter: 4, now: 0, renewal: true)))
+        let fourth = Desk.Pair(localRealm: "CLIENT.TEST", target: "FOURTH.TEST")
+        #expect(refusal(desk.request(fourth, waiter: 5, now: 0, renewal: true)) == .limits, "in flight: 3 of 3")
+    }
+
+    /// One network's STARTTLS words are limited on their own, before the
+    /// budget everyone shares.
+    @Test func oneNetworkIsLimitedWithoutSpendingTheSharedBudget() {
+        var desk = desk(perMinute: 100)
+        desk.startTLSPerSource.perMinute = 3
+        for _ in 0..<3 { #expect(desk.admitServer(now: 0, address: [192, 0, 2, 7]) == nil) }
+        let refused = desk.admitServer(now: 0, address: [192, 0, 2, 200])   // the same /24
+        #expect(refused?.code == .rateLimited && refused?.detail.contains("max_starttls_per_source_per_minute") == true)
+        for _ in 0..<50 { #expect(desk.admitServer(now: 0, address: [192, 0, 2, 7]) != nil) }
+        // The refused words spent nothing shared: 97 other networks still get in, the 98th not.
+        for n in 0..<97 { #expect(desk.admitServer(now: 0, address: [198, 51, UInt8(n), 1]) == nil) }
+        #expect(desk.admitServer(now: 0, address: [203, 0, 113, 1])?.detail.contains("in the last minute") == true)
+        // A minute later the network may send again (and the shared bucket has refilled).
+        #expect(desk.admitServer(now: 61, address: [192, 0, 2, 7]) == nil)
+    }
 }
