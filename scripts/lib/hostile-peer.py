@@ -14,6 +14,9 @@ usage: hostile-peer.py PORT MODE [REALM]
   oversized            a length of 0x7fffffff: a framed KRB-ERROR, then closed
   flood                200 connections at once, held; meanwhile an AS-REQ for
                        REALM on one more connection is answered
+  starttls-flood       700 STARTTLS words from 127.0.5.1 (another /24 of
+                       loopback): at most 60 accepted, the rest a framed
+                       KRB-ERROR RATE_LIMITED
 """
 import importlib.util, os, random, socket, sys, time
 
@@ -129,5 +132,41 @@ elif mode == "flood":
             reset += 1
         c.close()
     expect(reset == 0, f"the 200 connections stayed open ({reset} closed early)")
+elif mode == "starttls-flood":
+    # 700 STARTTLS words from one source network (127.0.5.0/24, still
+    # loopback): more than the service's whole inbound minute (600 by
+    # default). The first max_starttls_per_source_per_minute (60) are
+    # answered 00000000 (and closed by us at once); every later one gets a
+    # framed KRB-ERROR RATE_LIMITED naming the per-source limit.
+    def read_exact(s, n):
+        data = b""
+        while len(data) < n:
+            chunk = s.recv(n - len(data))
+            if not chunk:
+                break
+            data += chunk
+        return data
+    accepted = refused = other = 0
+    for _ in range(700):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(AT_ONCE)
+        s.bind(("127.0.5.1", 0))
+        s.connect(("127.0.0.1", port))
+        s.sendall(bytes.fromhex("80000001"))
+        try:
+            head = read_exact(s, 4)
+            body = b"" if head == b"\x00\x00\x00\x00" or len(head) < 4 else read_exact(s, min(int.from_bytes(head, "big"), 4096))
+        except socket.timeout:
+            head, body = b"", b""
+        s.close()
+        if head == b"\x00\x00\x00\x00":
+            accepted += 1
+        elif body[:1] == b"\x7e" and b"RATE_LIMITED" in body:
+            refused += 1
+        else:
+            other += 1
+    expect(accepted <= 60, f"at most 60 STARTTLS from one network accepted ({accepted})")
+    expect(refused >= 640, f"the rest refused with a framed KRB-ERROR RATE_LIMITED ({refused})")
+    expect(other == 0, f"nothing else ({other} other answers)")
 else:
     sys.exit("unknown mode " + mode)

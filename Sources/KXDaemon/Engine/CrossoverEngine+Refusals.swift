@@ -15,6 +15,16 @@ extension CrossoverEngine {
         if draining {
             logger.info("STARTTLS from \(peer) refused: draining")
             told = KXError(.cancelled, "the service KDC is stopping; try again later")
+        } else if refused.detail.contains("from this network") {
+            counters.refusedByLimits += 1
+            metrics?.requested("starttls_per_source")
+            let network = peer.addressBytes.count == 4 ? Array(peer.addressBytes.prefix(3)) : Array(peer.addressBytes.prefix(7))
+            loggedSourceRefusals = loggedSourceRefusals.filter { now - $0.value < 60 }
+            if loggedSourceRefusals[network] == nil {
+                loggedSourceRefusals[network] = now
+                logger.warning("STARTTLS from \(peer) refused: \(refused.detail); further refusals of this network are not logged for a minute")
+            }
+            told = KXError(refused.code, Refusal.publicReason(refused.code))
         } else {
             refusedByLimits("STARTTLS from \(peer)", refused)
             told = KXError(refused.code, Refusal.publicReason(refused.code))   // our limits stay ours

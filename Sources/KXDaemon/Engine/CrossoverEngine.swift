@@ -74,6 +74,9 @@ public final class CrossoverEngine {
         didSet { desk.serverSessions = serverConnections.count }
     }
     private var sequence = 0
+    /// Source networks whose STARTTLS refusal was logged in the last minute
+    /// (a flood gets one log line a minute, not one per word).
+    var loggedSourceRefusals: [[UInt8]: Double] = [:]
 
     public init(loop: EventLoop, realms: [LocalRealm], resolver: Resolver, pool: TLSPoolClient, logger: Logger,
                 clientTimeouts: CrossoverTimeouts = .client, hostBasedTriggers: Bool = false,

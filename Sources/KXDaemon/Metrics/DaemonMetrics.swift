@@ -15,7 +15,7 @@ public final class DaemonMetrics {
         registry.declare("kxover_stage_duration_seconds", .histogram,
                          "Time spent in each stage of an exchange (C0-C11 client, S1-S8 server), including the stage that failed.")
         registry.declare("kxover_exchange_requests_total", .counter,
-                         "Requests for exchanges: started, joined (an exchange already running), backed_off (refused during failure backoff), refused_by_limits (max_exchanges_in_flight or max_exchanges_per_minute, either side), reciprocal (started after serving a peer, reciprocal = true), zone_new_realms and zone_exchanges (an authenticated peer over its DNS zone's share: max_new_realms_per_zone, max_exchanges_per_zone_per_minute; either side).")
+                         "Requests for exchanges: started, joined (an exchange already running), backed_off (refused during failure backoff), refused_by_limits (max_exchanges_in_flight or max_exchanges_per_minute, either side), reciprocal (started after serving a peer, reciprocal = true), starttls_per_source (a STARTTLS word over max_starttls_per_source_per_minute), zone_new_realms and zone_exchanges (an authenticated peer over its DNS zone's share: max_new_realms_per_zone, max_exchanges_per_zone_per_minute; either side).")
         registry.declare("kxover_dns_answers_total", .counter,
                          "DNS answers by record type and class: secure, insecure, bogus, nxdomain (authenticated denial), failure (timeout, resolver error).")
         registry.declare("kxover_key_writes_total", .counter,
