@@ -60,6 +60,11 @@ struct Relay {
                 case .closed:
                     plainOpen = false
                     _ = withTLS { $0.closeWrite() }
+                    // The application closed its end entirely (POLLHUP), not
+                    // just its writing half: nobody can read what the peer
+                    // still sends, so the session ends now rather than after
+                    // the grace period (a silent peer would hold it that long).
+                    if fds[0].revents & Int16(POLLHUP) != 0 { return .closed }
                     halfClosedAt = halfClosedAt ?? Date()
                 case .failed(let end): return end
                 }

@@ -39,6 +39,37 @@ struct PoolLifecycleTests {
         #expect(DescriptorAudit.returnsTo(baseline), "descriptors back to \(baseline), now \(DescriptorAudit.openCount())")
     }
 
+    /// The application closes its plaintext end entirely while the peer
+    /// stays silent (a peer that completed TLS and sends nothing): the
+    /// session ends at once, not after the relay's grace of 120 s, so silent
+    /// peers cannot pile up sessions up to the pool's cap.
+    @Test func aSessionEndsWhenTheApplicationClosesItsEnd() throws {
+        let pair = try PoolPair()
+        defer { pair.shutdown() }
+        let session = try pair.handshake()
+        let server = try #require(try session.server.get().plaintextFD)
+        let client = try #require(try session.client.get().plaintextFD)
+        defer { close(client) }
+        #expect(pair.serverPool.activeSessionCount == 1)
+        close(server)   // kxoverd is done with this peer; the peer says nothing
+        #expect(pair.run(until: { pair.serverPool.activeSessionCount == 0 }), "still \(pair.serverPool.activeSessionCount) session(s) 5 s later")
+        #expect(seesEndOfStream(client), "the silent peer's side learns the session ended")
+    }
+
+    /// Only the writing half closed (shutdown): the application still reads,
+    /// so the session stays for the peer's answer.
+    @Test func aHalfCloseKeepsTheSessionForThePeersAnswer() throws {
+        let pair = try PoolPair()
+        defer { pair.shutdown() }
+        let session = try pair.handshake()
+        let server = try #require(try session.server.get().plaintextFD)
+        let client = try #require(try session.client.get().plaintextFD)
+        defer { close(client); close(server) }
+        shutdown(server, Int32(SHUT_WR))
+        #expect(!pair.run(until: { pair.serverPool.activeSessionCount == 0 }, timeout: 0.5), "a half-close does not end the session")
+        #expect(write(client, "late", 4) == 4 && readBytes(server, count: 4) == Array("late".utf8), "the peer's answer still arrives")
+    }
+
     /// New credentials serve the handshakes that start afterwards; a reload
     /// that cannot load its files changes nothing; running sessions keep relaying.
     @Test func reloadedIdentitiesServeNewHandshakesOnly() throws {
