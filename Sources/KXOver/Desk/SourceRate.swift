@@ -5,7 +5,7 @@
 /// Pure: the caller gives the address and the time.
 public struct SourceRate: Sendable {
     public var perMinute: Int
-    private var buckets: [[UInt8]: (tokens: Double, last: Double)] = [:]
+    private var buckets: [[UInt8]: TokenBucket] = [:]
 
     public init(perMinute: Int) {
         self.perMinute = perMinute
@@ -14,19 +14,15 @@ public struct SourceRate: Sendable {
     /// True (and counted) when `address` may act now.
     public mutating func admit(address: [UInt8], now: Double) -> Bool {
         let key = HoldBudget.prefix(of: address)
-        let rate = Double(perMinute)
-        var bucket = buckets[key] ?? (rate, now)
-        bucket.tokens = min(rate, bucket.tokens + max(0, now - bucket.last) * rate / 60)
-        bucket.last = max(bucket.last, now)
+        var bucket = buckets[key] ?? TokenBucket(perMinute: perMinute)
+        if bucket.perMinute != perMinute { bucket.setRate(perMinute) }
         defer { buckets[key] = bucket }
-        guard bucket.tokens >= 1 else { return false }
-        bucket.tokens -= 1
-        return true
+        return bucket.take(now: now)
     }
 
     /// Buckets full again (idle for a minute) are forgotten.
     public mutating func prune(now: Double) {
-        buckets = buckets.filter { now - $0.value.last < 60 }
+        buckets = buckets.filter { now - ($0.value.lastSeen ?? now) < 60 }
     }
 
     public var sourceCount: Int { buckets.count }

@@ -44,7 +44,7 @@ public struct ZoneBudget: Sendable {
 
     private struct Zone {
         var realms: [String: Double] = [:]   // realm → last seen
-        var tokens: Double
+        var exchanges: TokenBucket
         var last: Double
     }
 
@@ -68,9 +68,9 @@ public struct ZoneBudget: Sendable {
     public mutating func admit(realm: String, now: Double) -> Result<Void, Refusal> {
         let name = realm.uppercased()
         let key = Self.parentZone(of: name)
-        var zone = zones[key] ?? Zone(tokens: Double(limits.exchangesPerMinute), last: now)
-        let perMinute = Double(limits.exchangesPerMinute)
-        zone.tokens = min(perMinute, zone.tokens + max(0, now - zone.last) * perMinute / 60)
+        var zone = zones[key] ?? Zone(exchanges: TokenBucket(perMinute: limits.exchangesPerMinute), last: now)
+        if zone.exchanges.perMinute != limits.exchangesPerMinute { zone.exchanges.setRate(limits.exchangesPerMinute) }
+        zone.exchanges.refill(now: now)
         zone.last = max(zone.last, now)
         zone.realms = zone.realms.filter { now - $0.value < 3600 }
         defer { zones[key] = zone }
@@ -78,11 +78,10 @@ public struct ZoneBudget: Sendable {
             return .failure(Refusal(cap: .newRealms, zone: key,
                                     detail: "\(zone.realms.count) realms below \(key) crossed in the last hour, the limit is \(limits.newRealmsPerHour) (max_new_realms_per_zone)"))
         }
-        guard zone.tokens >= 1 else {
+        guard zone.exchanges.take(now: now) else {
             return .failure(Refusal(cap: .exchanges, zone: key,
                                     detail: "more than \(limits.exchangesPerMinute) exchanges with realms below \(key) in the last minute (max_exchanges_per_zone_per_minute)"))
         }
-        zone.tokens -= 1
         zone.realms[name] = now
         return .success(())
     }

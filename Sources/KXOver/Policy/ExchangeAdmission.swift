@@ -7,22 +7,19 @@
 public struct ExchangeAdmission: Sendable {
     public let maxInFlight: Int
     public let perMinute: Int
-    private var tokens: Double
-    private var last: Double?
+    private var bucket: TokenBucket
 
     public init(maxInFlight: Int, perMinute: Int) {
         self.maxInFlight = maxInFlight
         self.perMinute = perMinute
-        tokens = Double(perMinute)
+        bucket = TokenBucket(perMinute: perMinute)
     }
 
     /// nil when a new exchange may start now (and it is counted); else why not.
     public mutating func admit(inFlight: Int, now: Double) -> String? {
-        if let last { tokens = min(Double(perMinute), tokens + max(0, now - last) * Double(perMinute) / 60) }
-        last = now
+        bucket.refill(now: now)
         guard inFlight < maxInFlight else { return "\(inFlight) exchanges in flight, the limit is \(maxInFlight)" }
-        guard tokens >= 1 else { return "more than \(perMinute) new exchanges in the last minute" }
-        tokens -= 1
+        guard bucket.take(now: now) else { return "more than \(perMinute) new exchanges in the last minute" }
         return nil
     }
 }
