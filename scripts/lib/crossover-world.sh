@@ -128,6 +128,8 @@ $referrals
     pid_file = $dir/$name-kxoverd.pid
     control_socket = $dir/$name-control.sock
     metrics_listen = 127.0.0.1:$metrics
+    # the peer kxoverd of these worlds listen on loopback only
+    peer_address_allow = loopback
 ${WORLD_KXOVERD_EXTRA:-}
 [realms]
     $realm = {
