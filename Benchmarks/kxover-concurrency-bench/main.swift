@@ -204,6 +204,8 @@ let engines = poolClients.enumerated().map { index, client in
         },
         resolver: resolver, pool: client, logger: logger)
 }
+// The service kxoverd listens on loopback (peer_address_allow = loopback).
+for engine in engines { engine.peerAddresses = PeerAddressPolicy(allowed: [.loopback]) }
 let setupSeconds = Double(DispatchTime.now().uptimeNanoseconds - setupStart) / 1e9
 let sampler = Sampler(pid: servicePID)
 guard let idle = sampler.now() else { fail("no /proc/\(servicePID): is the service kxoverd running?") }

@@ -57,18 +57,24 @@ public final class Daemon {
 
         let observed = ObservedResolver(resolver, metrics: metrics)
         // Host-based referrals: the engine (resolving a host before krb5kdc sees
-        // the request) and the hostrealm socket (the KDC asking moments later) share one cache.
+        // the request) and the hostrealm socket (the KDC asking moments later,
+        // answered from memory only) share one cache of hosts' realms, over one
+        // of Secure _kerberos TXT answers.
         var lookupResolver: Resolver = observed
         if configuration.hostRealmSocket != nil || configuration.hostBasedTriggers {
             lookupResolver = SecureTXTCache(upstream: observed, loop: loop, ttl: Double(configuration.hostRealmCacheTTL))
         }
         engine = CrossoverEngine(loop: loop, realms: [], resolver: lookupResolver, pool: poolClient, logger: logger,
                                  hostBasedTriggers: configuration.hostBasedTriggers)
+        let hostRealms = HostRealmLookup(lookups: KXOverLookups(resolver: lookupResolver),
+                                         policy: .init(realmTTL: Double(configuration.hostRealmCacheTTL),
+                                                       refusalTTL: Double(configuration.hostRealmNegativeTTL)))
+        engine.hostRealms = hostRealms
         engine.metrics = metrics
         maintainer = KeyMaintainer(realms: [], interval: configuration.keyCheckInterval, loop: loop, engine: engine,
                                    metrics: metrics, logger: logger)
         hostRealmServer = configuration.hostRealmSocket.map { [loop] in
-            HostRealmServer(path: $0, lookups: KXOverLookups(resolver: lookupResolver), loop: loop, logger: logger)
+            HostRealmServer(path: $0, hostRealms: hostRealms, loop: loop, logger: logger)
         }
         frontEnd = try KDCFrontEnd(configuration: try configuration.frontEndConfiguration(), loop: loop)
         frontEnd.interceptor = engine
@@ -104,6 +110,7 @@ public final class Daemon {
             }
             return CrossoverEngine.LocalRealm(policy: realm.crossoverPolicy, keyStore: store)
         })
+        engine.peerAddresses = PeerAddressPolicy(allowed: configuration.peerAddressAllow)
         if engine.admission.maxInFlight != configuration.maxExchangesInFlight || engine.admission.perMinute != configuration.maxExchangesPerMinute {
             engine.admission = ExchangeAdmission(maxInFlight: configuration.maxExchangesInFlight, perMinute: configuration.maxExchangesPerMinute)
         }

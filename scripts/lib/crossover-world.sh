@@ -20,6 +20,7 @@ KXOVER_HOSTREALM_MODULE=${KXOVER_HOSTREALM_MODULE:-$WORLD_ROOT/.build/debug/libk
 world_log() { printf '%s\n' "$*" >&2; }
 
 # world_up DIR [CLIENT_ZONE_FLAGS] [SERVICE_ZONE_FLAGS] [CLIENT_CERT_ARGS] [SERVICE_CERT_ARGS]
+# $WORLD_ZONE_EXTRA: more zone spec lines (scripts/dnszone).
 world_up() {
   local dir=$1 cflags=${2:-} sflags=${3:-} ccert=${4:-} scert=${5:-}
   mkdir -p "$dir"
@@ -56,6 +57,7 @@ host svc.service.test SERVICE.TEST
 host www.client.test CLIENT.TEST
 host forged.client.test SERVICE.TEST bogus-txt
 host unsigned.client.test SERVICE.TEST insecure
+${WORLD_ZONE_EXTRA:-}
 SPEC
   "$WORLD_ROOT/scripts/dnszone" start "$dir" "$dir/zone.spec" >/dev/null
   # shellcheck disable=SC1091
@@ -128,6 +130,8 @@ $referrals
     pid_file = $dir/$name-kxoverd.pid
     control_socket = $dir/$name-control.sock
     metrics_listen = 127.0.0.1:$metrics
+    # the peer kxoverd of these worlds listen on loopback only
+    peer_address_allow = loopback
 ${WORLD_KXOVERD_EXTRA:-}
 [realms]
     $realm = {

@@ -14,7 +14,7 @@ worlds=()
 # most one world per script runs at a time; the last goes down at exit.
 end_worlds() {
   local w
-  for w in "${worlds[@]}"; do world_down "$w"; rm -rf "$w"; done
+  for w in "${worlds[@]}"; do world_down "$w"; [ -n "${E2E_KEEP:-}" ] || rm -rf "$w"; done
   worlds=()
 }
 trap end_worlds EXIT
@@ -22,6 +22,8 @@ trap 'exit 1' TERM INT   # so that the EXIT trap also runs when interrupted
 
 new_world() {   # new_world NAME [zone/cert options as for world_up]
   end_worlds
+  # E2E_ONLY=NAME (a development aid): only the scenario of that world runs.
+  [ -z "${E2E_ONLY:-}" ] || [ "$E2E_ONLY" = "$1" ] || return 1
   local dir; dir=$(mktemp -d "$base/e2e-$1.XXXXXX")
   worlds+=("$dir")
   if ! world_up "$dir" "${@:2}"; then

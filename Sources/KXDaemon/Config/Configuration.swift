@@ -43,6 +43,12 @@ public struct Configuration: Sendable {
     public var hostRealmSocket: String?
     /// `[kxoverd]` hostrealm_cache_ttl: how long a Secure `_kerberos` TXT answer is reused (default 60s, at most 1h).
     public var hostRealmCacheTTL: Int64 = 60
+    /// `[kxoverd]` hostrealm_negative_ttl: how long a host's "no realm" (no record, insecure,
+    /// bogus, no answer) is reused (default 10s, at most 5m).
+    public var hostRealmNegativeTTL: Int64 = 10
+    /// `[kxoverd]` peer_address_allow: special address classes the client side may connect to
+    /// (loopback, private, link-local, multicast, unspecified, metadata, reserved); none by default.
+    public var peerAddressAllow: Set<PeerAddressPolicy.AddressClass> = []
     /// `[kxoverd]` pid_file.
     public var pidFile: String?
 
@@ -122,6 +128,13 @@ public struct Configuration: Sendable {
         configuration.allowShortKeyLifetime = allowShort
         configuration.controlSocket = profile.value(["kxoverd", "control_socket"])
         configuration.metricsListen = profile.value(["kxoverd", "metrics_listen"])
+        for word in profile.values(["kxoverd", "peer_address_allow"]).flatMap({ $0.split(separator: " ").map(String.init) }) {
+            guard let kind = PeerAddressPolicy.AddressClass(rawValue: word) else {
+                let known = PeerAddressPolicy.AddressClass.allCases.map(\.rawValue).joined(separator: ", ")
+                throw ConfigurationError(path: path, problems: ["[kxoverd] peer_address_allow \"\(word)\" is not an address class (\(known))"])
+            }
+            configuration.peerAddressAllow.insert(kind)
+        }
         func duration(_ key: String, _ range: ClosedRange<Int64>, _ rangeText: String) throws -> Int64? {
             guard let text = profile.value(["kxoverd", key]) else { return nil }
             guard let seconds = DurationText.seconds(text), range.contains(seconds) else {
@@ -151,6 +164,8 @@ public struct Configuration: Sendable {
         configuration.hostRealmSocket = profile.value(["kxoverd", "hostrealm_socket"])
         configuration.hostRealmCacheTTL = try duration("hostrealm_cache_ttl", 0...Int64(SecureTXTCache.maximumTTL), "of at most 1h")
             ?? configuration.hostRealmCacheTTL
+        configuration.hostRealmNegativeTTL = try duration("hostrealm_negative_ttl", 0...Int64(HostRealmCache.Policy.maximumRefusalTTL),
+                                                          "of at most 5m") ?? configuration.hostRealmNegativeTTL
         return configuration
     }
 

@@ -29,10 +29,10 @@ enum KnownRelations {
     /// `[kxoverd]`.
     static let daemon: [Relation] = [
         .init("listen", repeatable: true), .init("backend_kdc", whyOne: backendKDCWhyOne), .init("tls_pool"),
-        .init("host_based_triggers"), .init("hostrealm_socket"), .init("hostrealm_cache_ttl"),
+        .init("host_based_triggers"), .init("hostrealm_socket"), .init("hostrealm_cache_ttl"), .init("hostrealm_negative_ttl"),
         .init("pid_file"), .init("control_socket"), .init("metrics_listen"),
         .init("drain_timeout"), .init("key_check_interval"),
-        .init("max_exchanges_in_flight"), .init("max_exchanges_per_minute"),
+        .init("max_exchanges_in_flight"), .init("max_exchanges_per_minute"), .init("peer_address_allow", repeatable: true),
         .init("max_new_realms_per_zone"), .init("max_exchanges_per_zone_per_minute"),
         .init("max_starttls_per_source_per_minute"), .init("allow_short_key_lifetime"),
         .init("dns_trust_anchor", repeatable: true), .init("dns_trust_anchor_file", repeatable: true),

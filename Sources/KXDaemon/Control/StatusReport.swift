@@ -105,9 +105,9 @@ extension Daemon {
             [("", Double(self?.engine.exchangesInFlight ?? 0))]
         }
         registry.declare("kxover_hostrealm_answers_total", .counter,
-                         "Answers to krb5kdc's hostrealm module: realm, refusal (no realm vouched for by DNSSEC), malformed, busy, timeout.") { [weak self] in
+                         "Answers to krb5kdc's hostrealm module: realm, refusal (no realm vouched for by DNSSEC), miss (not in the cache: no, looked up for the next question), malformed, busy, timeout.") { [weak self] in
             guard let c = self?.hostRealmServer?.counters else { return [] }
-            return [("answer=\"realm\"", Double(c.realms)), ("answer=\"refusal\"", Double(c.refusals)), ("answer=\"malformed\"", Double(c.malformed)),
+            return [("answer=\"realm\"", Double(c.realms)), ("answer=\"refusal\"", Double(c.refusals)), ("answer=\"miss\"", Double(c.misses)), ("answer=\"malformed\"", Double(c.malformed)),
                     ("answer=\"busy\"", Double(c.busy)), ("answer=\"timeout\"", Double(c.timeouts))]
         }
     }

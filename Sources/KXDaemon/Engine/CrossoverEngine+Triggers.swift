@@ -71,7 +71,7 @@ extension CrossoverEngine {
             // DNS gets a bounded share of the hold; the request then goes on as it came.
             var settled = false
             var bound: Cancellable?
-            let lookup = lookups.realm(ofHost: asked.host) { [weak self] result in
+            let lookup = hostRealms.resolve(asked.host) { [weak self] result in
                 guard !settled else { return }
                 settled = true
                 bound?.cancel()

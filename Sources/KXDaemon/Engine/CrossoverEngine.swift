@@ -53,6 +53,12 @@ public final class CrossoverEngine {
 
     var realms: [String: LocalRealm]
     let lookups: KXOverLookups
+    /// Hosts' realms for host-based triggers; kxoverd shares it with the
+    /// hostrealm socket, so that the KDC's module finds what the trigger resolved.
+    public var hostRealms: HostRealmLookup
+    /// Where client exchanges may connect (`peer_address_allow`); exchanges
+    /// running keep the policy they started with.
+    public var peerAddresses = PeerAddressPolicy()
     var pool: TLSPoolClient
     /// Time, timers and randomness for the engine and its records: the
     /// loop's own, or a test's virtual ones.
@@ -84,6 +90,7 @@ public final class CrossoverEngine {
         self.loop = loop
         self.realms = Dictionary(realms.map { ($0.policy.realm, $0) }, uniquingKeysWith: { a, _ in a })
         lookups = KXOverLookups(resolver: resolver)
+        hostRealms = HostRealmLookup(lookups: lookups)
         self.pool = pool
         self.ports = ports ?? LoopPorts(loop: loop)
         dialer = PoolPeerDialer(loop: loop, pool: pool)
@@ -213,7 +220,7 @@ public final class CrossoverEngine {
             id: id, local: local.policy, serviceRealm: target,
             ports: .init(lookups: lookups, dialer: dialer, keyStore: local.keyStore, clock: ports, random: ports, timers: ports,
                          admitPeer: { [weak self] realm in self?.admitPeer(realm, side: "client") }),
-            timeouts: clientTimeouts, knownEntry: knownEntry, log: { event in log(event); observer?(event) }) { [weak self] result in
+            timeouts: clientTimeouts, knownEntry: knownEntry, addressPolicy: peerAddresses, log: { event in log(event); observer?(event) }) { [weak self] result in
                 self?.clientFinished(pair, result)
             }
         clientRecords[pair] = (record, DispatchTime.now().uptimeNanoseconds)

@@ -49,7 +49,7 @@ public struct FrontEndConfiguration: Sendable {
         /// (the client retries). Each holds one backend socket while relaying.
         public var maxUDPInFlight = 512
         /// Frame sizes for client TCP messages and backend TCP replies
-        /// (MIT krb5kdc's own cap by default).
+        /// (128 KiB by default: what a KDC needs, `TCPFraming.Limits.kdcRelay`).
         public var frameLimits = TCPFraming.Limits.kdcRelay
         /// Spec §3.4: wait after each UDP send to the backend (2.0 s, then 1.0 s);
         /// the count is the number of sends. Silence after the last: give up.
@@ -82,6 +82,14 @@ public struct FrontEndConfiguration: Sendable {
         public var oversizedReplyCapacity = 8192
 
         public init() {}
+
+        /// The most one client TCP connection makes kxoverd hold: its input
+        /// (a whole next message may wait behind the one in progress, and one
+        /// read of the 64 KiB scratch buffer may overshoot that), the request
+        /// being relayed, and one reply being sent.
+        public var bytesPerTCPConnection: Int { 3 * (frameLimits.maximum + 4) + 65_536 }
+        /// The most one UDP request in flight holds: the datagram and the reply.
+        public var bytesPerUDPRequest: Int { 2 * 65_536 }
 
         func validate() throws {
             func check(_ ok: Bool, _ what: String) throws { if !ok { throw FrontEndError.badConfiguration(what) } }

@@ -5,15 +5,19 @@ import KXOver
 import Logging
 
 /// kxoverd's end of the hostrealm socket (`[kxoverd] hostrealm_socket`):
-/// answers krb5kdc's module with the realm `KXOverLookups.realm(ofHost:)`
-/// finds through DNSSEC, or "no" (HostRealmProtocol). Runs on the event loop;
+/// answers krb5kdc's module from memory only (`HostRealmLookup.cached`):
+/// the realm DNSSEC vouched for, or "no" (HostRealmProtocol). A host not in
+/// the cache is "no pending" at once while kxoverd looks it up in the
+/// background, so that the next question about it finds the answer: the
+/// module's question never waits for DNS, since krb5kdc waits for the module
+/// on its single loop (issue 19, item 4). Runs on the event loop;
 /// connections, request size and each connection's lifetime are bounded.
 public final class HostRealmServer {
     public struct Limits: Sendable {
         /// Connections served at once; more are answered "no busy" at once.
         public var maxConnections = 32
-        /// A connection's whole life: question, lookup and answer. The module
-        /// gives up long before (200 ms); this bounds anyone else.
+        /// A connection's whole life: question and answer. The module gives
+        /// up long before (KX_HOSTREALM_TIMEOUT_MS); this bounds anyone else.
         public var connectionTimeout: Double = 3
         /// The kernel's queue of connections not yet accepted.
         public var backlog: Int32 = 64
@@ -27,23 +31,30 @@ public final class HostRealmServer {
         public var malformed = 0
         public var busy = 0
         public var timeouts = 0
+        /// Hosts not in the cache: told "no pending" (or "no busy"), looked up in the background.
+        public var misses = 0
     }
 
     public let path: String
     public private(set) var counters = Counters()
-    private let lookups: KXOverLookups
+    public let hostRealms: HostRealmLookup
     private let loop: EventLoop
     private let limits: Limits
     private let logger: Logger
     private var listener: UnixListener?
     private var server: RequestServer?
 
-    public init(path: String, lookups: KXOverLookups, loop: EventLoop, limits: Limits = Limits(), logger: Logger) {
+    public init(path: String, hostRealms: HostRealmLookup, loop: EventLoop, limits: Limits = Limits(), logger: Logger) {
         self.path = path
-        self.lookups = lookups
+        self.hostRealms = hostRealms
         self.loop = loop
         self.limits = limits
         self.logger = logger
+    }
+
+    /// A server with a cache of its own (default policy) over `lookups`.
+    public convenience init(path: String, lookups: KXOverLookups, loop: EventLoop, limits: Limits = Limits(), logger: Logger) {
+        self.init(path: path, hostRealms: HostRealmLookup(lookups: lookups), loop: loop, limits: limits, logger: logger)
     }
 
     public var openConnections: Int { server?.openConnections ?? 0 }
@@ -97,8 +108,10 @@ public final class HostRealmServer {
         }
     }
 
-    /// One question: the realm DNSSEC vouches for, or "no" with the reason.
-    /// The answer is written before the log line: the KDC is waiting for it.
+    /// One question, answered from the cache at once: the realm DNSSEC
+    /// vouched for, "no" with the remembered reason, or, for a host not in the
+    /// cache, "no pending" while the lookup runs in the background. The
+    /// answer is written before the log line: the KDC is waiting for it.
     private func answer(_ request: Result<String, RequestServer.RequestRefusal>, _ respond: @escaping ([UInt8]) -> Void) -> Cancellable? {
         let started = DispatchTime.now().uptimeNanoseconds
         let logger = self.logger
@@ -111,21 +124,25 @@ public final class HostRealmServer {
         case .failure:
             counters.malformed += 1
             reply(HostRealmProtocol.refusal("malformed request"), host: "?", note: "malformed request")
-            return nil
         case .success(let host):
-            return lookups.realm(ofHost: host) { [weak self] result in
-                guard let self else { return }
-                switch result {
-                case .success(let realm):
-                    self.counters.realms += 1
-                    reply(HostRealmProtocol.answer(realm: realm), host: host, note: realm)
-                case .failure(let error):
-                    self.counters.refusals += 1
-                    reply(HostRealmProtocol.refusal(error.detail), host: host, note: "no: \(error.detail)")
-                }
+            switch hostRealms.cached(host) {
+            case .success(let realm)?:
+                counters.realms += 1
+                reply(HostRealmProtocol.answer(realm: realm), host: host, note: realm)
+            case .failure(let error)?:
+                counters.refusals += 1
+                reply(HostRealmProtocol.refusal(error.detail), host: host, note: "no: \(error.detail)")
+            case nil:
+                counters.misses += 1
+                let reason = hostRealms.prefetch(host) ? Self.pending : "busy"
+                reply(HostRealmProtocol.refusal(reason), host: host, note: "no: \(reason)")
             }
         }
+        return nil
     }
+
+    /// The reason told for a host not in the cache.
+    public static let pending = "pending: not in the cache; looking it up for the next question"
 }
 
 public struct HostRealmServerError: Error, CustomStringConvertible {

@@ -63,7 +63,8 @@ extension Daemon {
         RestartOnlySetting("listen", \.listen), RestartOnlySetting("backend_kdc", \.backendKDC),
         RestartOnlySetting("tls_pool", \.tlsPool), RestartOnlySetting("hostrealm_socket", \.hostRealmSocket),
         RestartOnlySetting("host_based_triggers", \.hostBasedTriggers),
-        RestartOnlySetting("hostrealm_cache_ttl", \.hostRealmCacheTTL), RestartOnlySetting("control_socket", \.controlSocket),
+        RestartOnlySetting("hostrealm_cache_ttl", \.hostRealmCacheTTL), RestartOnlySetting("hostrealm_negative_ttl", \.hostRealmNegativeTTL),
+        RestartOnlySetting("control_socket", \.controlSocket),
         RestartOnlySetting("metrics_listen", \.metricsListen), RestartOnlySetting("pid_file", \.pidFile),
         RestartOnlySetting("the DNS settings (dns_*)", \.resolver),
     ]

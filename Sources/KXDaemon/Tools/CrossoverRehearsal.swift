@@ -69,10 +69,14 @@ public final class CrossoverRehearsal {
             note("SRV \(KXOverLookups.srvName(remote)): secure, \(targets.map(\.description).joined(separator: ", "))")
             let target = targets[0]
             lookups.addresses(ofHost: target.target) { [self] result in
-                guard case .success(let addresses) = result, let address = addresses.first else {
+                guard case .success(let addresses) = result else {
                     if case .failure(let e) = result { done(e) }; return
                 }
                 note("addresses of \(target.target): \(addresses.joined(separator: " "))")
+                let policy = PeerAddressPolicy(allowed: configuration.peerAddressAllow)
+                guard let address = addresses.first(where: { policy.refusal($0) == nil }) else {
+                    return done(KXError(.connect, "refused to connect to \(target.target): \(addresses.compactMap(policy.refusal).joined(separator: "; "))"))
+                }
                 _ = dialer.connect(host: target.target, address: address, port: target.port) { [self] result in
                     guard case .success(let peer) = result else { if case .failure(let e) = result { done(e) }; return }
                     connection = peer
@@ -112,6 +116,7 @@ public final class CrossoverRehearsal {
         defer { store.close(timeout: 5) }
         let engine = CrossoverEngine(loop: loop, realms: [.init(policy: local.crossoverPolicy, keyStore: store)],
                                      resolver: resolver, pool: poolClient, logger: logger)
+        engine.peerAddresses = PeerAddressPolicy(allowed: configuration.peerAddressAllow)
         engine.clientStageObserver = { [self] event in note("\(event)") }
         engine.faults = stopAtStage.map { StageFaults(stopAt: $0, logger: logger) }
         var result: Result<ClientCrossover.Success, KXError>?

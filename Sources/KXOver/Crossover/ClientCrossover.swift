@@ -118,10 +118,13 @@ public final class ClientCrossover {
     private var existingKvnos: [UInt32] = []
     /// What the trigger read from the KDB moments ago; C0 then reads nothing.
     private let knownEntry: KeyStoreEntry?
+    /// Connects tried so far (at most `PeerAddressPolicy.maximumAddresses`).
     private var attempts = 0
+    /// Where this exchange may connect.
+    private let addressPolicy: PeerAddressPolicy
 
     public init(id: String, local: LocalRealmPolicy, serviceRealm: String, ports: Ports, timeouts: CrossoverTimeouts = .client,
-                knownEntry: KeyStoreEntry? = nil,
+                knownEntry: KeyStoreEntry? = nil, addressPolicy: PeerAddressPolicy = PeerAddressPolicy(),
                 log: @escaping (CrossoverEvent) -> Void = { _ in }, completion: @escaping (Result<Success, KXError>) -> Void) {
         self.id = id
         self.local = local
@@ -129,6 +132,7 @@ public final class ClientCrossover {
         self.ports = ports
         self.timeouts = timeouts
         self.knownEntry = knownEntry
+        self.addressPolicy = addressPolicy
         run = RecordRun(exchange: id, start: .initialised, failed: .failed, timers: ports.timers, log: log, completion: completion)
     }
 
@@ -183,7 +187,8 @@ public final class ClientCrossover {
         guard case .findingKDCs = state else { return stray("the KDCs' SRV answer") }
         switch result {
         case .failure(let error): fail(error)
-        case .success(let records): nextTarget(records[...], lastError: nil)
+        // Only the first few targets are ever looked up (and connected to).
+        case .success(let records): nextTarget(records.prefix(PeerAddressPolicy.maximumTargets), lastError: nil)
         }
     }
 
@@ -195,6 +200,7 @@ public final class ClientCrossover {
             return fail(lastError.map { KXError(.connect, "no KXOVER server of \(serviceRealm) reachable; last: \($0.detail)") }
                         ?? KXError(.connect, "no KXOVER server of \(serviceRealm) reachable"))
         }
+        guard attempts < PeerAddressPolicy.maximumAddresses else { return addressesExhausted(lastError) }
         state = .resolving(Path(targets: targets, current: next, lastError: lastError))
         run.enter(.addressLookup, next.description)
         run.hold.inFlight = ports.lookups.addresses(ofHost: next.target) { [weak self] result in self?.addressesResolved(result) }
@@ -212,13 +218,28 @@ public final class ClientCrossover {
         }
     }
 
+    /// The most addresses an exchange tries: it ends here, whatever targets are left.
+    private func addressesExhausted(_ lastError: KXError?) {
+        fail(KXError(.connect, "no KXOVER server of \(serviceRealm) reachable after \(attempts) addresses (the most tried per exchange)"
+                     + (lastError.map { "; last: \($0.detail)" } ?? "")))
+    }
+
     // MARK: - C4
 
     private func nextAddress(_ path: Path, _ remaining: ArraySlice<String>) {
         var addresses = remaining
         guard let address = addresses.popFirst() else { return nextTarget(path.targets, lastError: path.lastError) }
+        let target = path.current
+        // Never to a loopback, private, link-local, multicast, unspecified or
+        // metadata address unless configured (a trigger needs no authentication).
+        if let refusal = addressPolicy.refusal(address) {
+            var path = path
+            path.lastError = KXError(.connect, "refused to connect to \(target.target) [\(address)]:\(target.port): \(refusal)")
+            return nextAddress(path, addresses)
+        }
+        guard attempts < PeerAddressPolicy.maximumAddresses else { return addressesExhausted(path.lastError) }
         attempts += 1
-        let attempt = attempts, target = path.current
+        let attempt = attempts
         state = .connecting(path, addresses: addresses, attempt: attempt)
         run.enter(.connecting, "\(target.target) [\(address)]:\(target.port)")
         run.arm(timeouts.connect) { [weak self] in

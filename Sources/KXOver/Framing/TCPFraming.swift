@@ -13,7 +13,17 @@ public enum TCPFraming {
     public static let probe: [UInt8] = [0x80, 0x00, 0x00, 0x00]
 
     /// Frame sizes. KX messages are about 300 bytes; the cap stops a peer from
-    /// making us buffer much. Ordinary KDC traffic gets MIT krb5kdc's own cap.
+    /// making us buffer much.
+    ///
+    /// Ordinary KDC traffic (issue 19, item 6): 128 KiB, not MIT krb5kdc's
+    /// 1 MiB. The largest message a KDC must take is a TGS-REQ carrying a
+    /// ticket (and, with FAST, an armor ticket too) whose authorization data,
+    /// a Windows PAC for a user in many groups, is bounded in practice by
+    /// Windows' MaxTokenSize of at most 65,535 octets; two such tickets, the
+    /// authenticator and PKINIT padata fit in 128 KiB. The same cap bounds
+    /// krb5kdc's replies over TCP (one ticket). With 1 MiB, 512 connections
+    /// could make kxoverd hold over 1 GiB; with 128 KiB it is bounded by
+    /// `FrontEndConfiguration.Limits.bytesPerTCPConnection`.
     public struct Limits: Equatable, Sendable {
         public var minimum: Int
         public var maximum: Int
@@ -24,7 +34,7 @@ public enum TCPFraming {
         }
 
         public static let kx = Limits(minimum: 10, maximum: 16 * 1024)
-        public static let kdcRelay = Limits(minimum: 10, maximum: 1_048_572)
+        public static let kdcRelay = Limits(minimum: 10, maximum: 128 * 1024)
     }
 
     /// A 4-byte big-endian length followed by the message.

@@ -27,12 +27,21 @@ struct ConfigurationValueTests {
         }
     }
 
+    /// peer_address_allow: classes by name, repeatable; none by default.
+    @Test func peerAddressClasses() throws {
+        #expect(try Self.load().peerAddressAllow.isEmpty)
+        let some = try Self.load(kxoverd: "    peer_address_allow = loopback private\n    peer_address_allow = link-local")
+        #expect(some.peerAddressAllow == [.loopback, .private, .linkLocal])
+    }
+
     @Test(arguments: [
         ("    max_exchanges_in_flight = 0", "[kxoverd] max_exchanges_in_flight \"0\" must be a number from 1 to 100000"),
         ("    max_exchanges_per_minute = many", "[kxoverd] max_exchanges_per_minute \"many\" must be a number from 1 to 1000000"),
         ("    drain_timeout = 3m", "[kxoverd] drain_timeout \"3m\" must be a duration of at most 2m"),
         ("    key_check_interval = 0s", "[kxoverd] key_check_interval \"0s\" must be a duration from 1s to 1h"),
         ("    hostrealm_cache_ttl = 2h", "[kxoverd] hostrealm_cache_ttl \"2h\" must be a duration of at most 1h"),
+        ("    hostrealm_negative_ttl = 6m", "[kxoverd] hostrealm_negative_ttl \"6m\" must be a duration of at most 5m"),
+        ("    peer_address_allow = loopback lan", "[kxoverd] peer_address_allow \"lan\" is not an address class (loopback, private, link-local, multicast, unspecified, metadata, reserved)"),
         ("    dns_timeout = 61", "[kxoverd] dns_timeout \"61\" must be seconds between 0 and 60"),
         ("    dns_stub = test.", "[kxoverd] dns_stub \"test.\" must be \"ZONE ADDRESS[@PORT]\""),
         ("    dns_option = harden-glue", "[kxoverd] dns_option \"harden-glue\" must be \"name: value\""),

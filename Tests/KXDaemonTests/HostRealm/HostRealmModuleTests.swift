@@ -18,7 +18,10 @@ struct HostRealmModule: @unchecked Sendable {
 
     // include/CHostRealmModule.h and krb5.h
     static let realm: Int32 = 0, no: Int32 = 1, badHost: Int32 = 2, unreachable: Int32 = 3, timedOut: Int32 = 4, malformed: Int32 = 5
+    /// A bound for `kx_hostrealm_ask` in these tests (its argument).
     static let timeoutMS: Int32 = 200
+    /// KX_HOSTREALM_TIMEOUT_MS: what host_realm, called by krb5kdc, waits at most.
+    static let kdcBoundMS: Int32 = 10
     static let pluginNoHandle: Int32 = -1765328135
     static let pluginVersionNotSupported: Int32 = -1750600192
 
@@ -199,6 +202,11 @@ struct HostRealmModuleTests {
     @Test func asksKxoverdAndTakesOnlyASecureRealm() throws {
         let module = try HostRealmModule.get()
         let f = try HostRealmServerTests.Fixture()
+        // A host kxoverd has not resolved yet: "no pending" (doubt) at once; the lookup fills the cache.
+        let first = try #require(module.question(f.path, "svc.service.test", driving: f.loop))
+        #expect(first.outcome == HostRealmModule.no && first.realm.isEmpty)
+        for host in ["forged.client.test", "plain.client.test"] { _ = module.question(f.path, host, driving: f.loop) }
+        f.settle()
         let yes = try #require(module.question(f.path, "svc.service.test", driving: f.loop))
         #expect(yes.outcome == HostRealmModule.realm && yes.realm == "SERVICE.TEST")
         let forged = try #require(module.question(f.path, "forged.client.test", driving: f.loop))
@@ -208,7 +216,33 @@ struct HostRealmModuleTests {
         // Names the KDC would not send are not asked about.
         #expect(module.question(f.path, "localhost").outcome == HostRealmModule.badHost)
         #expect(module.question(f.path, "a b.example").outcome == HostRealmModule.badHost)
-        #expect(f.server.counters.accepted == 3)
+        #expect(f.server.counters.accepted == 6)
+    }
+
+    /// What the KDC itself waits for a hung kxoverd: the module's own bound
+    /// (KX_HOSTREALM_TIMEOUT_MS), a few milliseconds, through host_realm as krb5kdc calls it.
+    @Test func theKDCWaitsAFewMillisecondsAtMost() throws {
+        let module = try HostRealmModule.get()
+        var table = [UnsafeMutableRawPointer?](repeating: nil, count: 7)
+        #expect(table.withUnsafeMutableBytes { module.initvt(nil, 1, 1, $0.baseAddress) } == 0)
+        let hostRealm = unsafeBitCast(table[3]!, to: HostRealmModule.HostRealmFn.self)
+        let directory = hostRealmTestDirectory()
+        defer { rmdir(directory) }
+        let hung = OneShotPeer(directory: directory, reply: nil, accept: false)   // connect succeeds into the backlog
+        let socketPath = strdup(hung.path)
+        defer { free(socketPath) }
+        var data: UnsafeMutablePointer<CChar>? = socketPath
+        var realms: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
+        var slowest = 0.0
+        for _ in 0..<5 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let outcome = withUnsafeMutablePointer(to: &data) { hostRealm(nil, UnsafeMutableRawPointer($0), "svc.service.test", &realms) }
+            slowest = max(slowest, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+            #expect(outcome == HostRealmModule.pluginNoHandle)
+        }
+        // The bound is 10 ms; 100 ms leaves room for a loaded machine and still
+        // fails a bound of the old 200 ms.
+        #expect(slowest >= Double(HostRealmModule.kdcBoundMS) * 0.9 && slowest < 100, "took \(slowest) ms")
     }
 
     @Test func kxoverdAwayIsDoubtAtOnce() throws {

@@ -136,16 +136,23 @@ struct HostRealmServerTests {
         let resolver: ScriptedResolver
         let server: HostRealmServer
         let directory: String
+        /// The cache's clock (seconds): tests move it.
+        let clock = Mutex<Double>(1000)
         var path: String { server.path }
+        var hostRealms: HostRealmLookup { server.hostRealms }
 
-        init(limits: HostRealmServer.Limits = HostRealmServer.Limits()) throws {
+        init(limits: HostRealmServer.Limits = HostRealmServer.Limits(), policy: HostRealmCache.Policy = .init(),
+             maxInFlight: Int = HostRealmLookup.defaultMaxInFlight, maxPrefetches: Int = HostRealmLookup.defaultMaxPrefetches) throws {
             loop = try EventLoop()
             resolver = ScriptedResolver(loop: loop)
             directory = hostRealmTestDirectory()
             let cache = SecureTXTCache(upstream: resolver, loop: loop, ttl: 60)
             var logger = Logger(label: "hostrealm-test")
             logger.logLevel = .critical
-            server = HostRealmServer(path: directory + "/hostrealm.sock", lookups: KXOverLookups(resolver: cache),
+            let clock = self.clock
+            let hostRealms = HostRealmLookup(lookups: KXOverLookups(resolver: cache), policy: policy, maxInFlight: maxInFlight,
+                                             maxPrefetches: maxPrefetches, now: { clock.withLock { $0 } })
+            server = HostRealmServer(path: directory + "/hostrealm.sock", hostRealms: hostRealms,
                                      loop: loop, limits: limits, logger: logger)
             try server.start()
             resolver.say("_kerberos.svc.service.test", "SERVICE.TEST")
@@ -162,36 +169,122 @@ struct HostRealmServerTests {
         func ask(_ line: String, timeout: Double = 3) -> String? {
             askHostRealmSocket(path, Array(line.utf8), loop: loop, timeout: timeout)
         }
+
+        /// Drives the loop until no host lookup is in flight.
+        func settle() {
+            loop.run(until: { self.hostRealms.inFlight == 0 }, timeout: 2)
+        }
+
+        /// The answer once the cache knows `line`'s host: the first question
+        /// is a miss ("no pending"), which starts the lookup.
+        func askTwice(_ line: String) -> String? {
+            let first = ask(line)
+            guard first == pendingLine else { return first }
+            settle()
+            return ask(line)
+        }
+
+        let pendingLine = "no \(HostRealmServer.pending)\n"
     }
 
     @Test func answersWithTheRealmOrNo() throws {
         let f = try Fixture()
-        #expect(f.ask("svc.service.test\n") == "SERVICE.TEST\n")
-        #expect(f.ask("SVC2.Service.Test.\n") == "SERVICE.TEST\n", "walks up to _kerberos.service.test")
-        #expect(f.ask("forged.client.test\n")?.hasPrefix("no _kerberos.forged.client.test TXT is bogus") == true)
-        #expect(f.ask("plain.client.test\n")?.hasPrefix("no _kerberos.plain.client.test TXT is not DNSSEC-signed") == true)
-        #expect(f.ask("nowhere.example\n")?.hasPrefix("no no _kerberos TXT record") == true)
+        #expect(f.askTwice("svc.service.test\n") == "SERVICE.TEST\n")
+        #expect(f.askTwice("SVC2.Service.Test.\n") == "SERVICE.TEST\n", "walks up to _kerberos.service.test")
+        #expect(f.askTwice("forged.client.test\n")?.hasPrefix("no _kerberos.forged.client.test TXT is bogus") == true)
+        #expect(f.askTwice("plain.client.test\n")?.hasPrefix("no _kerberos.plain.client.test TXT is not DNSSEC-signed") == true)
+        #expect(f.askTwice("nowhere.example\n")?.hasPrefix("no no _kerberos TXT record") == true)
         #expect(f.ask("localhost\n") == "no malformed request\n")
         #expect(f.ask(String(repeating: "x", count: 300)) == "no malformed request\n")
         #expect(f.ask("svc.service.test\nsvc.service.test\n") == "no malformed request\n")
         #expect(f.server.counters.realms == 2 && f.server.counters.refusals == 3 && f.server.counters.malformed == 3)
-        // The second question about the same host is answered from the cache.
+        #expect(f.server.counters.misses == 5)
+        // The third question about the same host is answered from the cache.
+        #expect(f.ask("svc.service.test\n") == "SERVICE.TEST\n")
         #expect(f.resolver.asked.filter { $0 == "_kerberos.svc.service.test" }.count == 1)
         f.loop.run(until: { f.server.openConnections == 0 }, timeout: 1)
         #expect(f.server.openConnections == 0)
     }
 
-    @Test func aSlowLookupIsAnsweredNoWithinTheConnectionBound() throws {
+    /// The module's question never waits for DNS: a host not in the cache is
+    /// "no pending" at once, its lookup runs on, and the next question hits.
+    @Test func aMissIsNoAtOnceAndTheLookupFillsTheCache() throws {
+        let f = try Fixture()
+        f.resolver.silent = ["_kerberos.slow.service.test"]
+        #expect(f.ask("slow.service.test\n") == f.pendingLine)
+        #expect(f.server.counters.misses == 1 && f.server.counters.timeouts == 0)
+        #expect(f.hostRealms.inFlight == 1, "the lookup runs on in the background")
+        // Asked again while it runs: still no, and no second lookup.
+        #expect(f.ask("slow.service.test\n") == f.pendingLine)
+        #expect(f.resolver.asked.filter { $0 == "_kerberos.slow.service.test" }.count == 1)
+        // The answer arrives: the next question is a hit.
+        f.resolver.silent = []
+        f.resolver.say("_kerberos.slow.service.test", "SERVICE.TEST")
+        f.resolver.release("_kerberos.slow.service.test")
+        f.settle()
+        #expect(f.ask("slow.service.test\n") == "SERVICE.TEST\n")
+        #expect(f.server.counters.realms == 1)
+    }
+
+    /// Insecure, bogus and failed lookups are remembered for the refusal TTL:
+    /// asked again within it, DNS is not asked again; after it, it is.
+    @Test func refusalsAreRememberedBriefly() throws {
+        let f = try Fixture(policy: .init(realmTTL: 60, refusalTTL: 10))
+        f.resolver.answers["_kerberos.down.client.test"] = .failure(.timeout(seconds: 5))
+        for host in ["plain.client.test", "forged.client.test", "down.client.test"] {
+            #expect(f.askTwice("\(host)\n")?.hasPrefix("no _kerberos.\(host) TXT") == true)
+            for _ in 0..<3 { #expect(f.ask("\(host)\n")?.hasPrefix("no _kerberos.\(host) TXT") == true) }
+            #expect(f.resolver.asked.filter { $0 == "_kerberos.\(host)" }.count == 1, "\(host)")
+        }
+        f.clock.withLock { $0 += 10.5 }
+        #expect(f.ask("plain.client.test\n") == f.pendingLine, "expired: looked up again")
+        f.settle()
+        #expect(f.resolver.asked.filter { $0 == "_kerberos.plain.client.test" }.count == 2)
+        // A realm outlives the refusal TTL.
+        #expect(f.askTwice("svc.service.test\n") == "SERVICE.TEST\n")
+        f.clock.withLock { $0 += 30 }
+        #expect(f.ask("svc.service.test\n") == "SERVICE.TEST\n")
+    }
+
+    /// Random names cannot start unbounded lookups: beyond the prefetch cap a
+    /// miss is "no busy", while a lookup someone waits for (the engine's, for
+    /// a request it holds) still starts, up to the overall cap.
+    @Test func lookupsInFlightAreCapped() throws {
+        let f = try Fixture(maxInFlight: 3, maxPrefetches: 2)
+        f.resolver.silent = ["_kerberos.r1.slow.test", "_kerberos.r2.slow.test", "_kerberos.r3.slow.test", "_kerberos.r4.slow.test"]
+        #expect(f.ask("r1.slow.test\n") == f.pendingLine)
+        #expect(f.ask("r2.slow.test\n") == f.pendingLine)
+        #expect(f.ask("r3.slow.test\n") == "no busy\n")
+        #expect(f.hostRealms.inFlight == 2 && f.hostRealms.prefetches == 2 && f.hostRealms.busy == 1)
+        #expect(!f.resolver.asked.contains("_kerberos.r3.slow.test"))
+        // The engine's lookup for a held request still gets its room...
+        var held: Result<String, KXError>?
+        f.hostRealms.resolve("svc.service.test") { held = $0 }
+        f.loop.run(until: { held != nil }, timeout: 2)
+        #expect((try? held?.get()) == "SERVICE.TEST")
+        // ...and the module finds its answer.
+        #expect(f.ask("svc.service.test\n") == "SERVICE.TEST\n")
+        // The overall cap holds for everyone.
+        var third: Result<String, KXError>?
+        f.hostRealms.resolve("r3.slow.test") { third = $0 }
+        #expect(third == nil && f.hostRealms.inFlight == 3)
+        var fourth: Result<String, KXError>?
+        f.hostRealms.resolve("r4.slow.test") { fourth = $0 }
+        if case .failure(let error)? = fourth { #expect(error.detail.hasPrefix("busy: 3 host lookups in flight")) }
+        else { Issue.record("a fourth lookup beyond the overall cap: \(String(describing: fourth))") }
+        // An answer frees the room.
+        f.resolver.release("_kerberos.r1.slow.test")
+        f.loop.run(until: { f.hostRealms.inFlight == 2 }, timeout: 2)
+        #expect(f.ask("r3.slow.test\n") == f.pendingLine, "r3 is in flight already: joined, not refused")
+        #expect(f.ask("r1.slow.test\n")?.hasPrefix("no no _kerberos TXT record") == true)
+    }
+
+    @Test func aClientThatNeverSendsALineIsDroppedAtTheConnectionBound() throws {
         var limits = HostRealmServer.Limits()
         limits.connectionTimeout = 0.2
         let f = try Fixture(limits: limits)
-        f.resolver.silent = ["_kerberos.slow.service.test"]
-        let start = Date()
-        #expect(f.ask("slow.service.test\n") == "no timeout\n")
-        #expect(Date().timeIntervalSince(start) < 1)
-        #expect(f.server.counters.timeouts == 1 && f.server.openConnections == 0)
-        // A client that never sends a whole line is dropped after the same bound.
         #expect(f.ask("svc.serv", timeout: 2) == "no timeout\n")
+        #expect(f.server.counters.timeouts == 1 && f.server.openConnections == 0)
     }
 
     @Test func connectionsBeyondTheCapAreToldBusy() throws {
@@ -319,6 +412,12 @@ struct HostRealmConfigurationTests {
             """)
         #expect(on.hostRealmSocket == "/tmp/hostrealm.sock" && on.hostBasedTriggers && on.hostRealmCacheTTL == 300)
         #expect(try load("    hostrealm_cache_ttl = 0").hostRealmCacheTTL == 0)
+        #expect(off.hostRealmNegativeTTL == 10)
+        #expect(try load("    hostrealm_negative_ttl = 30s").hostRealmNegativeTTL == 30)
+        #expect(try load("    hostrealm_negative_ttl = 0").hostRealmNegativeTTL == 0)
+        for bad in ["6m", "never"] {
+            #expect(throws: ConfigurationError.self) { try load("    hostrealm_negative_ttl = \(bad)") }
+        }
         for bad in ["2h", "soon", "-5"] {
             #expect(throws: ConfigurationError.self) { try load("    hostrealm_cache_ttl = \(bad)") }
         }

@@ -9,8 +9,18 @@ final class ScriptedResolver: Resolver {
     var answers: [String: Result<DNSAnswer, DNSFailure>] = [:]
     var silent: Set<String> = []
     private(set) var asked: [String] = []
+    /// Questions held for names in `silent`, answered by `release`.
+    private var parked: [String: [(Query, (Result<DNSAnswer, DNSFailure>) -> Void)]] = [:]
 
     init(loop: EventLoop) { self.loop = loop }
+
+    /// Answers the questions held for `name` now, from `answers`.
+    func release(_ name: String) {
+        let result = answers[name] ?? .success(Self.txt(name, nil))
+        for (query, completion) in parked.removeValue(forKey: name) ?? [] where !query.cancelled {
+            query.timer = loop.schedule(after: 0) { completion(result) }
+        }
+    }
 
     final class Query: DNSQuery {
         var timer: Watch?
@@ -24,7 +34,10 @@ final class ScriptedResolver: Resolver {
     func query(_ name: String, _ type: DNSRecordType, completion: @escaping (Result<DNSAnswer, DNSFailure>) -> Void) -> DNSQuery {
         asked.append(name)
         let query = Query()
-        guard !silent.contains(name) else { return query }
+        guard !silent.contains(name) else {
+            parked[name, default: []].append((query, completion))
+            return query
+        }
         let result = answers[name] ?? .success(Self.txt(name, nil))
         query.timer = loop.schedule(after: 0) { completion(result) }
         return query

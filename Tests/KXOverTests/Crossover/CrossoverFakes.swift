@@ -62,6 +62,8 @@ final class FakeQuery: DNSQuery {
 final class FakeResolver: Resolver {
     let world: FakeWorld
     var answers: [String: Result<DNSAnswer, DNSFailure>] = [:]
+    /// Every name asked, in order.
+    var asked: [String] = []
 
     init(world: FakeWorld) { self.world = world }
 
@@ -75,6 +77,7 @@ final class FakeResolver: Resolver {
 
     func query(_ name: String, _ type: DNSRecordType, completion: @escaping (Result<DNSAnswer, DNSFailure>) -> Void) -> DNSQuery {
         let query = FakeQuery()
+        asked.append(name)
         let answer = answers["\(name)/\(type)"] ?? .success(DNSAnswer(name: name, type: type, security: .secure, nameDoesNotExist: true, rdata: []))
         world.later { if !query.cancelled { completion(answer) } }
         return query

@@ -37,11 +37,14 @@ final class CrossoverHarness {
         }
     }
 
+    /// The peers of these tests live on loopback, allowed as the test worlds allow it.
+    var addressPolicy = PeerAddressPolicy(allowed: [.loopback])
+
     func client(_ target: String = "SERVICE.TEST", knownEntry: KeyStoreEntry? = nil) -> ClientCrossover {
         let ports = ClientCrossover.Ports(lookups: KXOverLookups(resolver: resolver), dialer: dialer, keyStore: clientStore,
                                           clock: world, random: world, timers: world)
         return ClientCrossover(id: "c1", local: clientPolicy, serviceRealm: target, ports: ports, knownEntry: knownEntry,
-                               log: { [unowned self] in log.append($0) }) {
+                               addressPolicy: addressPolicy, log: { [unowned self] in log.append($0) }) {
             [unowned self] in
             clientResult = $0
             clientCompletions += 1
@@ -122,7 +125,8 @@ struct CrossoverTests {
                                           clock: h.world, random: h.world, timers: h.world)
         var result: Result<ClientCrossover.Success, KXError>?
         var completions = 0
-        let client = ClientCrossover(id: "c1", local: h.clientPolicy, serviceRealm: "SERVICE.TEST", ports: ports) {
+        let client = ClientCrossover(id: "c1", local: h.clientPolicy, serviceRealm: "SERVICE.TEST", ports: ports,
+                                     addressPolicy: h.addressPolicy) {
             result = $0
             completions += 1
         }
@@ -176,6 +180,45 @@ struct CrossoverTests {
         let g = CrossoverHarness()
         g.dialer.refuse = ["::1"]
         #expect(g.run().transcript.last == .finished)
+    }
+
+    /// A trigger needs no authentication and the SRV target is the remote
+    /// zone's choice: special addresses are never connected to unless allowed.
+    @Test func forbiddenAddressesAreNeverConnectedTo() {
+        let h = CrossoverHarness()
+        h.addressPolicy = PeerAddressPolicy()
+        let client = h.run()
+        #expect(h.world.events.filter { $0.hasPrefix("connect") }.isEmpty)
+        #expect(!client.transcript.contains(.connecting))
+        expectClientFailure(h, client, at: .addressLookup, .connect)
+        #expect(h.clientError?.detail.contains("refused to connect to kdc.service.test [127.0.0.1]:18088: 127.0.0.1 is a loopback address (peer_address_allow does not name loopback)") == true,
+                "\(String(describing: h.clientError))")
+        #expect(h.clientStore.stored.isEmpty && h.serverStore.stored.isEmpty)
+        // Metadata, private and link-local targets likewise; a public address beside them is tried.
+        let g = CrossoverHarness()
+        g.addressPolicy = PeerAddressPolicy()
+        g.resolver.set("kdc.service.test", .aaaa, [[0xFE, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]])
+        g.resolver.set("kdc.service.test", .a, [[169, 254, 169, 254], [10, 1, 2, 3], [192, 0, 2, 1]])
+        g.dialer.refuse = ["192.0.2.1"]
+        _ = g.run()
+        #expect(g.world.events.filter { $0.hasPrefix("connect") } == ["connect 192.0.2.1:18088"])
+    }
+
+    /// At most four SRV targets are looked up and six addresses connected to per exchange.
+    @Test func targetsAndAddressesTriedPerExchangeAreCapped() {
+        let h = CrossoverHarness()
+        h.resolver.set("_kerberos-tls._tcp.service.test", .srv, (0..<6).map { FakeResolver.srv(UInt16($0), 18088, "kdc\($0).service.test") })
+        for n in 0..<6 {
+            h.resolver.set("kdc\(n).service.test", .aaaa, [])
+            h.resolver.set("kdc\(n).service.test", .a, [[127, 0, 1, UInt8(n)], [127, 0, 2, UInt8(n)]])
+        }
+        h.dialer.refuse = Set((0..<6).flatMap { ["127.0.1.\($0)", "127.0.2.\($0)"] })
+        let client = h.run()
+        #expect(h.world.events.filter { $0.hasPrefix("connect") }.count == PeerAddressPolicy.maximumAddresses)
+        #expect(client.transcript.filter { $0 == .connecting }.count == 6)
+        #expect(!h.resolver.asked.contains { $0.contains("kdc4.") || $0.contains("kdc5.") }, "targets beyond the fourth are never looked up")
+        expectClientFailure(h, client, at: .connecting, .connect)
+        #expect(h.clientError?.detail.contains("after 6 addresses") == true, "\(String(describing: h.clientError))")
     }
 
     @Test func bogusAddressesAreFatal() {

@@ -49,6 +49,18 @@ struct FramingTests {
         #expect(Self.events(TCPFraming.probe, step: 1, extensions: false) == [.unsupportedExtensions(0)])
     }
 
+    /// Ordinary KDC traffic: 128 KiB, enough for a TGS-REQ with two tickets
+    /// carrying PACs of Windows' largest token size, and no more.
+    @Test func kdcRelayFramesFitAKerberosRequestAndNoMore() {
+        #expect(TCPFraming.Limits.kdcRelay.maximum == 131_072)
+        // Two tickets with 64,000-octet PACs, and the authenticator.
+        let twoBigTickets = Array(repeating: UInt8(0x6C), count: 2 * 64_000 + 2_000)
+        let events = Self.events(TCPFraming.frame(twoBigTickets), step: 8192, limits: .kdcRelay)
+        #expect(events.count == 1 && events.first == .message(twoBigTickets), "\(events.count) events")
+        #expect(Self.events(TCPFraming.bigEndian(131_073), step: 4, limits: .kdcRelay) == [.tooLong(131_073)])
+        #expect(Self.events(TCPFraming.bigEndian(1_048_572), step: 4, limits: .kdcRelay) == [.tooLong(1_048_572)], "MIT's 1 MiB is refused")
+    }
+
     @Test func lengthLimits() {
         #expect(Self.events([0x00, 0x00, 0x40, 0x01], step: 1) == [.tooLong(16_385)])
         #expect(Self.events([0x7F, 0xFF, 0xFF, 0xFF], step: 4) == [.tooLong(0x7FFF_FFFF)])
