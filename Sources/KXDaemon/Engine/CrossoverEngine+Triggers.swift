@@ -38,7 +38,14 @@ extension CrossoverEngine {
                     let exchange = "\(decision.localRealm)>\(decision.remoteRealm)"
                     switch self.holds.admit(exchange: exchange, address: client.address.addressBytes) {
                     case .success(let ticket):
-                        self.logger.info("trigger: \(client) asked \(decision.localRealm) for \(asked); holding the request")
+                        // One info line per exchange started; requests that join it
+                        // or meet its backoff (a flood, too) are logged at debug
+                        // and counted in metrics.
+                        let pair = ExchangeDesk<Waiter>.Pair(localRealm: decision.localRealm, target: decision.remoteRealm)
+                        let line = "trigger: \(client) asked \(decision.localRealm) for \(asked); holding the request"
+                        let backedOff = self.desk.backoffs[pair].map { $0.until > self.now } ?? false
+                        if self.desk.running[pair] == nil && !backedOff { self.logger.info("\(line)") }
+                        else { self.logger.debug("\(line) (an exchange runs or the pair is in backoff)") }
                         self.crossover(from: decision.localRealm, to: decision.remoteRealm, knownEntry: read) { [weak self] _ in
                             self?.holds.release(ticket)
                             forward()
@@ -48,7 +55,7 @@ extension CrossoverEngine {
                         // would); the exchange still runs, for the next request.
                         self.counters.holdsRefused += 1
                         self.metrics?.requested("hold_refused")
-                        self.logger.info("trigger: \(client) asked \(decision.localRealm) for \(asked); \(refused): forwarding at once")
+                        self.logger.debug("trigger: \(client) asked \(decision.localRealm) for \(asked); \(refused): forwarding at once")
                         self.crossover(from: decision.localRealm, to: decision.remoteRealm, knownEntry: read) { _ in }
                         forward()
                     }

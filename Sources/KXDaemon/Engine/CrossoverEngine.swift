@@ -83,6 +83,8 @@ public final class CrossoverEngine {
     /// Source networks whose STARTTLS refusal was logged in the last minute
     /// (a flood gets one log line a minute, not one per word).
     var loggedSourceRefusals: [[UInt8]: Double] = [:]
+    /// The backoff (its end) whose "not retried yet" line was logged, per pair.
+    private var loggedBackoffs: [ExchangeDesk<Waiter>.Pair: Double] = [:]
 
     public init(loop: EventLoop, realms: [LocalRealm], resolver: Resolver, pool: TLSPoolClient, logger: Logger,
                 clientTimeouts: CrossoverTimeouts = .client, hostBasedTriggers: Bool = false,
@@ -201,7 +203,15 @@ public final class CrossoverEngine {
             counters.negativeCacheHits += 1
             metrics?.requested("backed_off")
             if let backoff = desk.backoffs[pair] {
-                logger.info("crossover \(pair) not retried yet: failed \(backoff.streak)x, next attempt in \(Int((backoff.until - now).rounded(.up))) s")
+                // Once per backoff at info; a flood of requests meeting it is counted, logged at debug.
+                let line = "crossover \(pair) not retried yet: failed \(backoff.streak)x, next attempt in \(Int((backoff.until - now).rounded(.up))) s"
+                if loggedBackoffs[pair] != backoff.until {
+                    loggedBackoffs = loggedBackoffs.filter { $0.value > now }
+                    loggedBackoffs[pair] = backoff.until
+                    logger.info("\(line)")
+                } else {
+                    logger.debug("\(line)")
+                }
             }
             return completion(.failure(error))
         case .refuse(let error, .limits):
