@@ -10,21 +10,20 @@ extension CrossoverEngine {
     /// global limits, or draining, the peer gets a KRB-ERROR with the code
     /// instead of TLS, and neither side does any work.
     public func refusal(ofStartTLSFrom peer: SocketAddress) -> KXError? {
-        guard let refused = desk.admitServer(now: now, address: peer.addressBytes) else { return nil }
+        if let refused = desk.admitStartTLS(from: peer.addressBytes, now: now) {
+            counters.refusedByLimits += 1
+            metrics?.requested("starttls_per_source")
+            if sourceRefusalLog.first(HoldBudget.prefix(of: peer.addressBytes), until: now + 60, now: now) {
+                logger.warning("STARTTLS from \(peer) refused: \(refused.detail); further refusals of this network are not logged for a minute")
+            }
+            metrics?.refusal(sent: refused.code)
+            return KXError(refused.code, Refusal.publicReason(refused.code))
+        }
+        guard let refused = desk.admitServer(now: now) else { return nil }
         let told: KXError
         if draining {
             logger.info("STARTTLS from \(peer) refused: draining")
             told = KXError(.cancelled, "the service KDC is stopping; try again later")
-        } else if refused.detail.contains("from this network") {
-            counters.refusedByLimits += 1
-            metrics?.requested("starttls_per_source")
-            let network = peer.addressBytes.count == 4 ? Array(peer.addressBytes.prefix(3)) : Array(peer.addressBytes.prefix(7))
-            loggedSourceRefusals = loggedSourceRefusals.filter { now - $0.value < 60 }
-            if loggedSourceRefusals[network] == nil {
-                loggedSourceRefusals[network] = now
-                logger.warning("STARTTLS from \(peer) refused: \(refused.detail); further refusals of this network are not logged for a minute")
-            }
-            told = KXError(refused.code, Refusal.publicReason(refused.code))
         } else {
             refusedByLimits("STARTTLS from \(peer)", refused)
             told = KXError(refused.code, Refusal.publicReason(refused.code))   // our limits stay ours

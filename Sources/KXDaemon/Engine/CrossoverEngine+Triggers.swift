@@ -24,41 +24,32 @@ extension CrossoverEngine {
             guard let local = realms[decision.localRealm] else { return forward() }
             // A realm the policy refuses is never held for: the user gets krb5kdc's answer at once.
             if policyRefusal(local: local.policy, remote: decision.remoteRealm) != nil { return forward() }
-            let principal = Principal.crossover(client: decision.localRealm, service: decision.remoteRealm)
-            local.keyStore.inspect(principal) { [weak self] entry in
-                guard let self else { return forward() }
-                switch entry {
-                case .success(.managed(let set)) where ExchangeDesk<Waiter>.hasUsableKey(set, now: self.ports.now):
-                    forward()
-                case .success(.foreign), .failure:
-                    forward()
-                case .success(let read):
-                    self.counters.triggers += 1
-                    // The exchange starts from this read: the KDB is read once per request.
-                    let exchange = "\(decision.localRealm)>\(decision.remoteRealm)"
-                    switch self.holds.admit(exchange: exchange, address: client.address.addressBytes) {
-                    case .success(let ticket):
-                        // One info line per exchange started; requests that join it
-                        // or meet its backoff (a flood, too) are logged at debug
-                        // and counted in metrics.
-                        let pair = ExchangeDesk<Waiter>.Pair(localRealm: decision.localRealm, target: decision.remoteRealm)
-                        let line = "trigger: \(client) asked \(decision.localRealm) for \(asked); holding the request"
-                        let backedOff = self.desk.backoffs[pair].map { $0.until > self.now } ?? false
-                        if self.desk.running[pair] == nil && !backedOff { self.logger.info("\(line)") }
-                        else { self.logger.debug("\(line) (an exchange runs or the pair is in backoff)") }
-                        self.crossover(from: decision.localRealm, to: decision.remoteRealm, knownEntry: read) { [weak self] _ in
-                            self?.holds.release(ticket)
-                            forward()
-                        }
-                    case .failure(let refused):
-                        // Over a cap: the request goes on now (the KDC answers as it
-                        // would); the exchange still runs, for the next request.
-                        self.counters.holdsRefused += 1
-                        self.metrics?.requested("hold_refused")
-                        self.logger.debug("trigger: \(client) asked \(decision.localRealm) for \(asked); \(refused): forwarding at once")
-                        self.crossover(from: decision.localRealm, to: decision.remoteRealm, knownEntry: read) { _ in }
+            readIfCrossingNeeded(local, remote: decision.remoteRealm) { [weak self] read in
+                guard let self, let read else { return forward() }
+                self.counters.triggers += 1
+                // The exchange starts from this read: the KDB is read once per request.
+                let exchange = "\(decision.localRealm)>\(decision.remoteRealm)"
+                switch self.holds.admit(exchange: exchange, address: client.address.addressBytes) {
+                case .success(let ticket):
+                    // One info line per exchange started; requests that join it
+                    // or meet its backoff (a flood, too) are logged at debug
+                    // and counted in metrics.
+                    let pair = ExchangeDesk<Waiter>.Pair(localRealm: decision.localRealm, target: decision.remoteRealm)
+                    let line = "trigger: \(client) asked \(decision.localRealm) for \(asked); holding the request"
+                    if !self.desk.isBusy(pair, now: self.now) { self.logger.info("\(line)") }
+                    else { self.logger.debug("\(line) (an exchange runs or the pair is in backoff)") }
+                    self.crossover(from: decision.localRealm, to: decision.remoteRealm, knownEntry: read) { [weak self] _ in
+                        self?.holds.release(ticket)
                         forward()
                     }
+                case .failure(let refused):
+                    // Over a cap: the request goes on now (the KDC answers as it
+                    // would); the exchange still runs, for the next request.
+                    self.counters.holdsRefused += 1
+                    self.metrics?.requested("hold_refused")
+                    self.logger.debug("trigger: \(client) asked \(decision.localRealm) for \(asked); \(refused): forwarding at once")
+                    self.crossover(from: decision.localRealm, to: decision.remoteRealm, knownEntry: read) { _ in }
+                    forward()
                 }
             }
         }

@@ -80,11 +80,10 @@ public final class CrossoverEngine {
         didSet { desk.serverSessions = serverConnections.count }
     }
     private var sequence = 0
-    /// Source networks whose STARTTLS refusal was logged in the last minute
-    /// (a flood gets one log line a minute, not one per word).
-    var loggedSourceRefusals: [[UInt8]: Double] = [:]
-    /// The backoff (its end) whose "not retried yet" line was logged, per pair.
-    private var loggedBackoffs: [ExchangeDesk<Waiter>.Pair: Double] = [:]
+    /// STARTTLS refusals per source network: logged once a minute each.
+    var sourceRefusalLog = LogOnce<[UInt8]>()
+    /// "Not retried yet": logged once per backoff and pair.
+    private var backoffLog = LogOnce<ExchangeDesk<Waiter>.Pair>()
 
     public init(loop: EventLoop, realms: [LocalRealm], resolver: Resolver, pool: TLSPoolClient, logger: Logger,
                 clientTimeouts: CrossoverTimeouts = .client, hostBasedTriggers: Bool = false,
@@ -205,9 +204,7 @@ public final class CrossoverEngine {
             if let backoff = desk.backoffs[pair] {
                 // Once per backoff at info; a flood of requests meeting it is counted, logged at debug.
                 let line = "crossover \(pair) not retried yet: failed \(backoff.streak)x, next attempt in \(Int((backoff.until - now).rounded(.up))) s"
-                if loggedBackoffs[pair] != backoff.until {
-                    loggedBackoffs = loggedBackoffs.filter { $0.value > now }
-                    loggedBackoffs[pair] = backoff.until
+                if backoffLog.first(pair, until: backoff.until, now: now) {
                     logger.info("\(line)")
                 } else {
                     logger.debug("\(line)")
@@ -333,19 +330,29 @@ public final class CrossoverEngine {
     /// for the pair is joined by the desk, never doubled.
     private func reciprocate(_ served: ServerCrossover.Success, after id: String) {
         guard let local = realms[served.serviceRealm], local.policy.peers.reciprocates(served.clientRealm) else { return }
-        let principal = Principal.crossover(client: served.serviceRealm, service: served.clientRealm)
-        local.keyStore.inspect(principal) { [weak self] entry in
-            guard let self else { return }
+        readIfCrossingNeeded(local, remote: served.clientRealm) { [weak self] read in
+            guard let self, let read else { return }
+            self.counters.reciprocal += 1
+            self.metrics?.requested("reciprocal")
+            self.logger.info("\(id): reciprocal crossover \(served.serviceRealm) → \(served.clientRealm)")
+            self.crossover(from: served.serviceRealm, to: served.clientRealm, knownEntry: read) { _ in }
+        }
+    }
+
+    /// Reads krbtgt/REMOTE@LOCAL once and passes the read on when an
+    /// exchange is needed (absent, or no kvno usable now), nil when not: a
+    /// usable key, a principal kxover does not manage, or a KDB that cannot
+    /// be read (the request goes on; krb5kdc answers).
+    func readIfCrossingNeeded(_ local: LocalRealm, remote: String, _ then: @escaping (KeyStoreEntry?) -> Void) {
+        local.keyStore.inspect(.crossover(client: local.policy.realm, service: remote)) { [weak self] entry in
+            guard let self else { return then(nil) }
             switch entry {
             case .success(.managed(let set)) where ExchangeDesk<Waiter>.hasUsableKey(set, now: self.ports.now):
-                return
+                then(nil)
             case .success(.foreign), .failure:
-                return
+                then(nil)
             case .success(let read):
-                self.counters.reciprocal += 1
-                self.metrics?.requested("reciprocal")
-                self.logger.info("\(id): reciprocal crossover \(served.serviceRealm) → \(served.clientRealm)")
-                self.crossover(from: served.serviceRealm, to: served.clientRealm, knownEntry: read) { _ in }
+                then(read)
             }
         }
     }

@@ -111,17 +111,18 @@ public struct ExchangeDesk<Waiter> {
         return .start
     }
 
-    /// A server exchange wants to begin (a STARTTLS arrived from `address`):
-    /// nil when it may. The source's own rate first, so that a flooding
-    /// network does not spend the inbound budget everyone else shares.
-    public mutating func admitServer(now: Double, address: [UInt8] = []) -> KXError? {
+    /// A STARTTLS word from `address`: nil when its network is within its
+    /// own rate. Asked before `admitServer`, so that a flooding network does
+    /// not spend the inbound budget everyone else shares.
+    public mutating func admitStartTLS(from address: [UInt8], now: Double) -> KXError? {
+        startTLSPerSource.prune(now: now)
+        guard !startTLSPerSource.admit(address: address, now: now) else { return nil }
+        return KXError(.rateLimited, "more than \(startTLSPerSource.perMinute) STARTTLS from this network in the last minute (max_starttls_per_source_per_minute)")
+    }
+
+    /// A server exchange wants to begin (a STARTTLS arrived): nil when it may.
+    public mutating func admitServer(now: Double) -> KXError? {
         if draining { return KXError(.cancelled, "kxoverd is stopping") }
-        if !address.isEmpty {
-            startTLSPerSource.prune(now: now)
-            guard startTLSPerSource.admit(address: address, now: now) else {
-                return KXError(.rateLimited, "more than \(startTLSPerSource.perMinute) STARTTLS from this network in the last minute (max_starttls_per_source_per_minute)")
-            }
-        }
         let inFlight = running.count + serverSessions
         guard let refusal = inbound.admit(inFlight: inFlight, now: now) else { return nil }
         return KXError(.rateLimited, refusal)
@@ -161,6 +162,12 @@ public struct ExchangeDesk<Waiter> {
     }
 
     public mutating func beginDraining() { draining = true }
+
+    /// True while an exchange for `pair` runs or its failure backoff lasts:
+    /// a request for it now starts nothing.
+    public func isBusy(_ pair: Pair, now: Double) -> Bool {
+        running[pair] != nil || (backoffs[pair].map { $0.until > now } ?? false)
+    }
 
     /// Backoffs whose wait is over are dropped once they are also older than
     /// the longest backoff, so the map stays as small as the pairs that failed

@@ -68,7 +68,7 @@ public struct HoldBudget: Sendable {
 
     /// The network a source counts under: an IPv4 /24, an IPv6 /56 (one
     /// site's allocation: an attacker holds many addresses there, not many sites).
-    static func prefix(of address: [UInt8]) -> [UInt8] {
+    public static func prefix(of address: [UInt8]) -> [UInt8] {
         address.count == 4 ? Array(address.prefix(3)) : Array(address.prefix(7))
     }
 }

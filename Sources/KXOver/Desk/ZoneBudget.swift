@@ -45,7 +45,6 @@ public struct ZoneBudget: Sendable {
     private struct Zone {
         var realms: [String: Double] = [:]   // realm → last seen
         var exchanges: TokenBucket
-        var last: Double
     }
 
     public var limits: Limits
@@ -68,10 +67,9 @@ public struct ZoneBudget: Sendable {
     public mutating func admit(realm: String, now: Double) -> Result<Void, Refusal> {
         let name = realm.uppercased()
         let key = Self.parentZone(of: name)
-        var zone = zones[key] ?? Zone(exchanges: TokenBucket(perMinute: limits.exchangesPerMinute), last: now)
+        var zone = zones[key] ?? Zone(exchanges: TokenBucket(perMinute: limits.exchangesPerMinute))
         if zone.exchanges.perMinute != limits.exchangesPerMinute { zone.exchanges.setRate(limits.exchangesPerMinute) }
         zone.exchanges.refill(now: now)
-        zone.last = max(zone.last, now)
         zone.realms = zone.realms.filter { now - $0.value < 3600 }
         defer { zones[key] = zone }
         if zone.realms[name] == nil, zone.realms.count >= limits.newRealmsPerHour {
@@ -89,7 +87,7 @@ public struct ZoneBudget: Sendable {
     /// Zones idle for an hour are forgotten, so the map stays as small as
     /// the zones that crossed recently.
     public mutating func prune(now: Double) {
-        zones = zones.filter { now - $0.value.last < 3600 }
+        zones = zones.filter { now - ($0.value.exchanges.lastSeen ?? now) < 3600 }
     }
 
     public var zoneCount: Int { zones.count }

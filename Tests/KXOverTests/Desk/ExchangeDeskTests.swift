@@ -172,3 +172,11 @@ struct ExchangeDeskTests {
         #expect(desk.admitServer(now: 61, address: [192, 0, 2, 7]) == nil)
     }
 }
+
+extension ExchangeDesk {
+    /// The whole STARTTLS path as the engine asks it: the source's own rate,
+    /// then the shared inbound budget.
+    mutating func admitServer(now: Double, address: [UInt8]) -> KXError? {
+        admitStartTLS(from: address, now: now) ?? admitServer(now: now)
+    }
+}
