@@ -3,10 +3,11 @@
 # Source after scripts/lib/crossover-world.sh.
 
 passed=0 failed=0
-check() {   # check "what" COMMAND...
-  local what=$1; shift
-  if "$@" >/dev/null 2>&1; then passed=$((passed + 1)); echo "PASS: $what"
-  else failed=$((failed + 1)); echo "FAIL: $what"; fi
+check() {   # check "what" COMMAND...   (a failure shows the command's last words)
+  local what=$1 out=${KXOVER_TEST_TMP:-/tmp}/check.$$.out; shift
+  if "$@" >"$out" 2>&1; then passed=$((passed + 1)); echo "PASS: $what"
+  else failed=$((failed + 1)); echo "FAIL: $what"; tail -n 5 "$out" | sed 's/^/      | /'; fi
+  rm -f "$out"
 }
 base=${KXOVER_TEST_TMP:-/tmp}
 worlds=()

@@ -15,7 +15,7 @@ usage: hostile-peer.py PORT MODE [REALM]
   flood                200 connections at once, held; meanwhile an AS-REQ for
                        REALM on one more connection is answered
   starttls-flood       700 STARTTLS words from 127.0.5.1 (another /24 of
-                       loopback): at most 60 accepted, the rest a framed
+                       loopback): at most 60 (+1 a second) accepted, the rest a framed
                        KRB-ERROR RATE_LIMITED
 """
 import importlib.util, os, random, socket, sys, time
@@ -147,6 +147,7 @@ elif mode == "starttls-flood":
             data += chunk
         return data
     accepted = refused = other = 0
+    started = time.monotonic()
     for _ in range(700):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.settimeout(AT_ONCE)
@@ -165,8 +166,13 @@ elif mode == "starttls-flood":
             refused += 1
         else:
             other += 1
-    expect(accepted <= 60, f"at most 60 STARTTLS from one network accepted ({accepted})")
-    expect(refused >= 640, f"the rest refused with a framed KRB-ERROR RATE_LIMITED ({refused})")
+    # The per-source bucket holds 60 and refills one a second, so a flood
+    # that lasts T seconds may see 60 + T accepted (a slow machine's T).
+    elapsed = time.monotonic() - started
+    bound = 60 + int(elapsed) + 1
+    expect(accepted <= bound, f"at most 60 + 1/s STARTTLS from one network accepted ({accepted} in {elapsed:.1f} s, bound {bound})")
+    expect(accepted >= 55, f"...and the first 60 or so are accepted ({accepted})")
+    expect(refused >= 700 - bound, f"the rest refused with a framed KRB-ERROR RATE_LIMITED ({refused})")
     expect(other == 0, f"nothing else ({other} other answers)")
 else:
     sys.exit("unknown mode " + mode)
