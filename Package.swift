@@ -37,6 +37,8 @@ var targets: [Target] = [
     .target(name: "KXDNS", dependencies: ["KXOver", "KXEventLoop", "CUnbound"]),
     // C bridges for the TLS Pool: SCM_RIGHTS fd passing, GnuTLS (+ DANE).
     .target(name: "CFDPass"),
+    // The engine's privilege drop (setres[ug]id, prctl): syscalls Swift cannot call directly.
+    .target(name: "CPrivsep"),
     .systemLibrary(name: "CGnuTLS", pkgConfig: "gnutls", providers: [.apt(["libgnutls28-dev"])]),
     // Adapter: the TLS Pool (PIOC V2 wire records, async client, GnuTLS pool, the core's ports on it).
     .target(name: "TLSPool", dependencies: ["KXOver", "KXEventLoop", "CFDPass", "CGnuTLS"]),
@@ -45,7 +47,7 @@ var targets: [Target] = [
     // Adapter: crossover keys in the MIT KDB through kadm5 (the only kadm5 user).
     .target(name: "KXKDB", dependencies: ["KXOver", "CKerberos", "KXEventLoop"]),
     // Daemon layer: configuration (and, later, the event loop and front end).
-    .target(name: "KXDaemon", dependencies: ["KXOver", "KXKDB", "KXDNS", "KXEventLoop", "TLSPool",
+    .target(name: "KXDaemon", dependencies: ["KXOver", "KXKDB", "KXDNS", "KXEventLoop", "TLSPool", "CPrivsep",
                                              .product(name: "Logging", package: "swift-log")]),
     .executableTarget(
         name: "kxover",
@@ -71,7 +73,9 @@ var targets: [Target] = [
     .executableTarget(name: "kxover-dns-bench", dependencies: ["KXDNS", "KXEventLoop", "KXOver", "CUnbound"], path: "Benchmarks/kxover-dns-bench"),
     .executableTarget(name: "kxover-relay-bench", dependencies: ["KXDaemon", "KXEventLoop", "KXOver"], path: "Benchmarks/kxover-relay-bench"),
     .executableTarget(name: "kxover-tls-bench", dependencies: ["TLSPool", "TLSPoolHarness", "KXEventLoop"], path: "Benchmarks/kxover-tls-bench"),
-    .executableTarget(name: "kxover-kdb-bench", dependencies: ["KXKDB", "KXOver"], path: "Benchmarks/kxover-kdb-bench"),
+    .executableTarget(name: "kxover-kdb-bench", dependencies: ["KXKDB", "KXOver", "KXDaemon", "KXEventLoop",
+                                                           .product(name: "Logging", package: "swift-log")],
+                      path: "Benchmarks/kxover-kdb-bench"),
     .executableTarget(name: "kxover-concurrency-bench", dependencies: ["KXDaemon", "KXDNS", "KXEventLoop", "KXOver", "TLSPool",
                                                                   .product(name: "Logging", package: "swift-log")],
                       path: "Benchmarks/kxover-concurrency-bench"),
@@ -80,7 +84,8 @@ var targets: [Target] = [
     // N full mutual handshakes through two pools on loopback, for tests and benchmarks.
     .target(name: "TLSPoolHarness", dependencies: ["TLSPool", "KXEventLoop", "KXOver"], path: "Benchmarks/TLSPoolHarness"),
     .testTarget(name: "KXOverTests", dependencies: ["KXOver", "KXTestSupport", "KXFuzzChecks"], exclude: ["Vectors"]),
-    .testTarget(name: "KXKDBTests", dependencies: ["KXKDB", "KXOver", "KXEventLoop", "kxover"]),
+    .testTarget(name: "KXKDBTests", dependencies: ["KXKDB", "KXOver", "KXEventLoop", "KXDaemon", "kxover",
+                                               .product(name: "Logging", package: "swift-log")]),
     .testTarget(name: "KXEventLoopTests", dependencies: ["KXEventLoop"]),
     // Shared by the integration tests: a posix_spawn process runner.
     .target(name: "KXTestSupport", path: "Tests/KXTestSupport"),

@@ -67,3 +67,12 @@ print("key store (local kadm5, \(etypes.count) keys per write, \(count) writes e
 print("  measurement                                   median ms   p99 ms   writes/s   ratio to bare setkey")
 print("  bare kadm5_setkey_principal_4 (baseline)      \(fmt(median(bare)).padding(toLength: 10, withPad: " ", startingAt: 0))  \(fmt(p99(bare)).padding(toLength: 7, withPad: " ", startingAt: 0))  \(String(Int(1000 / median(bare))).padding(toLength: 9, withPad: " ", startingAt: 0))  1.0")
 print("  kxover write, new principal                   \(fmt(median(full)).padding(toLength: 10, withPad: " ", startingAt: 0))  \(fmt(p99(full)).padding(toLength: 7, withPad: " ", startingAt: 0))  \(String(Int(1000 / median(full))).padding(toLength: 9, withPad: " ", startingAt: 0))  \(String(format: "%.2f", median(full) / median(bare))) (time)")
+
+// Privilege separation: the same store in process and through the keeper channel.
+let (direct, throughKeeper) = try KeeperCost.measure(realm: realm, profiles: [arguments[2], arguments[3]], count: count, now: now)
+let extra = median(throughKeeper) - median(direct)
+print("key store through the keeper (privsep) against in process, the daemon's asynchronous path, \(count) new principals each")
+print("  measurement                                   median ms   p99 ms   ratio")
+print("  in process: KadmKeyStore on the loop (base)   \(fmt(median(direct)).padding(toLength: 10, withPad: " ", startingAt: 0))  \(fmt(p99(direct)).padding(toLength: 7, withPad: " ", startingAt: 0))  1.0")
+print("  through the keeper: socketpair + checks       \(fmt(median(throughKeeper)).padding(toLength: 10, withPad: " ", startingAt: 0))  \(fmt(p99(throughKeeper)).padding(toLength: 7, withPad: " ", startingAt: 0))  \(String(format: "%.2f", median(throughKeeper) / median(direct)))")
+print("  keeper: \(String(format: "%+.3f", extra)) ms a store (target: at most +0.200)")

@@ -9,10 +9,12 @@ import TLSPool
 //   framer    the TCP frame reader and the STARTTLS reply reader, bytes in random splits
 //   dns       the rdata parsers (SRV, TLSA, A, AAAA, TXT) and the realm-name check
 //   pioc      the TLS Pool's 388-byte PIOC record and every typed view of its payload
+//   keeper    the privilege-separated keeper's request decoder, its frame reader and rules
 // Each target also checks properties that must hold for any input (FuzzChecks, PIOCFuzz).
 
 let targets: [String: ([UInt8]) -> Void] = [
     "decoders": FuzzChecks.decoders, "framer": FuzzChecks.framer, "dns": FuzzChecks.dnsRecords, "pioc": PIOCFuzz.record,
+    "keeper": KeeperFuzz.request,
 ]
 let target = getenv("KXOVER_FUZZ_TARGET").map { String(cString: $0) } ?? "decoders"
 guard let selected = targets[target] else {

@@ -25,11 +25,14 @@ public final class Daemon {
     var poolRetry: Double = 0.2
     /// The pending reconnect attempt, cancelled when kxoverd stops.
     var poolRetryTimer: Watch?
-    var stores: [String: KadmKeyStore] = [:]
+    var stores: [String: any RealmKeyStore] = [:]
     /// Read-only views of replica KDBs (replica_kdc_profile), by realm.
-    var replicaStores: [String: KadmKeyStore] = [:]
+    var replicaStores: [String: any RealmKeyStore] = [:]
     /// Stores a reload replaced: closed (their threads joined) at exit.
-    var retiredStores: [KadmKeyStore] = []
+    var retiredStores: [any RealmKeyStore] = []
+    /// The keeper's channel when this process is the engine of a
+    /// privilege-separated kxoverd: every KDB access goes through it.
+    let keeper: KeeperClient?
     var control: ControlServer?
     var metricsEndpoint: MetricsEndpoint?
     var signals: [Watch] = []
@@ -39,16 +42,21 @@ public final class Daemon {
     var stopping = false
     var finished = false
 
-    public init(configuration: Configuration, logger: Logger) throws {
+    /// `keeperChannel`: this process is the engine of a privilege-separated
+    /// kxoverd, and the keeper (which checked the KDBs) answers on that descriptor.
+    public init(configuration: Configuration, logger: Logger, keeperChannel: Int32? = nil) throws {
         let problems = configuration.daemonProblems()
         guard problems.isEmpty else { throw ConfigurationError(path: configuration.path, problems: problems) }
-        // A missing kadm5 right would fail the first exchange halfway: refuse now, naming it.
-        let access = KDBAccessCheck.run(configuration, strict: false)
-        guard access.problems.isEmpty else { throw ConfigurationError(path: configuration.path, problems: access.problems) }
-        for warning in access.warnings { logger.warning("\(warning)") }
+        if keeperChannel == nil {
+            // A missing kadm5 right would fail the first exchange halfway: refuse now, naming it.
+            let access = KDBAccessCheck.run(configuration, strict: false)
+            guard access.problems.isEmpty else { throw ConfigurationError(path: configuration.path, problems: access.problems) }
+            for warning in access.warnings { logger.warning("\(warning)") }
+        }
         self.configuration = configuration
         self.logger = logger
         loop = try EventLoop()
+        keeper = keeperChannel.map { [loop] in KeeperClient(fd: $0, loop: loop) }
         resolver = try UnboundResolver(configuration: configuration.resolver, loop: loop)
 
         let pool = try Self.openPool(configuration, resolver: resolver, loop: loop, logger: logger)
@@ -89,18 +97,21 @@ public final class Daemon {
     func applyRealms(_ configuration: Configuration) {
         let realms = configuration.realms.values.sorted { $0.name < $1.name }
         /// The store already open for `kadmin`, or a new one (its settings changed).
-        func keyStore(_ open: KadmKeyStore?, for kadmin: KadminConfiguration) -> KadmKeyStore {
-            open.flatMap { $0.configuration == kadmin ? $0 : nil } ?? KadmKeyStore(configuration: kadmin, executor: loop.executor)
+        func keyStore(_ open: (any RealmKeyStore)?, for kadmin: KadminConfiguration,
+                      _ database: KeeperRequest.Database) -> any RealmKeyStore {
+            if let open, open.configuration == kadmin { return open }
+            if let keeper { return ChannelKeyStore(configuration: kadmin, database: database, keeper: keeper) }
+            return KadmKeyStore(configuration: kadmin, executor: loop.executor)
         }
-        var kept: [String: KadmKeyStore] = [:]
-        for realm in realms { kept[realm.name] = keyStore(stores[realm.name], for: realm.kadmin) }
+        var kept: [String: any RealmKeyStore] = [:]
+        for realm in realms { kept[realm.name] = keyStore(stores[realm.name], for: realm.kadmin, .primary) }
         retiredStores += stores.values.filter { old in !kept.values.contains { $0 === old } }
         for store in kept.values { store.onNotice { [logger] line in logger.notice("\(line)") } }
         stores = kept
         engine.reconfigure(realms: realms.map { realm in
             var store: KeyStore = ObservedKeyStore(kept[realm.name]!, realm: realm.name, metrics: metrics)
             if let replica = realm.replica {
-                let reader = keyStore(replicaStores[realm.name], for: replica)
+                let reader = keyStore(replicaStores[realm.name], for: replica, .replica)
                 if let old = replicaStores[realm.name], old !== reader { retiredStores.append(old) }
                 replicaStores[realm.name] = reader
                 store = ReplicaWaitingKeyStore(primary: store, replica: reader, bound: realm.replicaWait, timers: LoopPorts(loop: loop), logger: logger)
@@ -121,7 +132,9 @@ public final class Daemon {
     }
 
     /// Listens, then runs the loop until SIGTERM or SIGINT (and the drain).
-    public func run() throws {
+    /// `beforeServing` runs once every socket is bound and before any byte
+    /// from the network is read: the engine drops its privileges there.
+    public func run(beforeServing: () throws -> Void = {}) throws {
         try frontEnd.start()
         do {
             try hostRealmServer?.start()
@@ -135,21 +148,28 @@ public final class Daemon {
                 metricsEndpoint = endpoint
                 logger.notice("metrics on http://\(endpoint.address)/metrics")
             }
+            try beforeServing()
         } catch {
+            frontEnd.close()
             closeEndpoints()
             throw error
+        }
+        keeper?.start { [weak self] reason in
+            self?.logger.error("the keeper's channel is gone (\(reason)): stopping")
+            self?.stop("the keeper's loss")
         }
         signals.append(loop.onSignal(SIGTERM) { [weak self] in self?.stop("SIGTERM") })
         signals.append(loop.onSignal(SIGINT) { [weak self] in self?.stop("SIGINT") })
         signals.append(loop.onSignal(SIGHUP) { [weak self] in self?.reload() })
         signal(SIGPIPE, SIG_IGN)
-        if let pidFile = configuration.pidFile {
+        // The keeper writes the pid file of a privilege-separated kxoverd.
+        if keeper == nil, let pidFile = configuration.pidFile {
             try? "\(getpid())\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
         }
         maintainer.start()
         logger.notice("kxoverd ready: realms \(engine.localRealms.sorted().joined(separator: ", ")), listening on \(configuration.listen.joined(separator: " ")), backend \(configuration.backendKDC ?? "?")")
         loop.run()
-        if let pidFile = configuration.pidFile { unlink(pidFile) }
+        if keeper == nil, let pidFile = configuration.pidFile { unlink(pidFile) }
         logger.notice("kxoverd stopped")
     }
 

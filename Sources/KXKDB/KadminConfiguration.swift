@@ -22,6 +22,9 @@ public struct KadminConfiguration: Sendable, Hashable {
     /// Only reads: the KDB is a replica's (its own copy, fed by iprop), so the
     /// session leaves the update log alone (no iprop settings are passed).
     public var readOnly = false
+    /// At most this many peer realms (`max_peer_realms`): a store that would
+    /// create a principal for one more is refused. Nil: no bound.
+    public var maxPeerRealms: Int?
 
     public static let defaultPolicy = "kxover"
 

@@ -2,23 +2,7 @@ import CKerberos
 import Foundation
 import KXOver
 
-/// Who does a principal's periodic key work (pruning, capping, renewing)
-/// until when. Every kxoverd beside a KDC of a realm with a shared KDB
-/// (LDAP, or several kxoverds writing through one kadmind) runs the key
-/// check; the lease, a string attribute on the principal itself, lets one of
-/// them act and the others skip it, with nothing shared but the KDB.
-public struct MaintenanceLease: Sendable, Hashable, CustomStringConvertible {
-    /// Names one kxoverd process: its KDC host and pid.
-    public let holder: String
-    public let until: KerberosTime
-
-    public init(holder: String, until: KerberosTime) {
-        self.holder = holder
-        self.until = until
-    }
-
-    public var description: String { "\(holder) until \(until)" }
-
+extension MaintenanceLease {
     /// "HOLDER UNTIL"; nil for anything else (a lease never read is no lease).
     init?(attribute: String) {
         let parts = attribute.split(separator: " ")

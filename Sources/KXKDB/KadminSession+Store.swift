@@ -86,6 +86,11 @@ extension KadminSession {
                 throw Krb5Failure(code: -1, operation: "writing \(principal)",
                                   message: "principal exists \(policy.map { "with policy \($0)" } ?? "without a policy") and is not managed by kxover; it is left untouched")
             case .absent:
+                if let maximum = configuration.maxPeerRealms,
+                   let refusal = PeerRealmCap.refusal(creating: principal, local: configuration.realm,
+                                                      existing: try managedKeySetsUnlocked().map(\.principal), maximum: maximum) {
+                    throw Krb5Failure(code: -1, operation: "writing \(principal)", message: refusal)
+                }
                 try storeStep(.create) { try create(parsed, named: principal, ticketLifetime: cap) }
                 try undoing(.deleteCreated(principal)) {
                     try storeStep(.validity) { try setValidity(parsed, kvno: kvno, from: from, till: till, named: principal) }

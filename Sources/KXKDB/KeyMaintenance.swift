@@ -1,30 +1,5 @@
 import KXOver
 
-/// One periodic key check of one realm's KDB (KeyLifecycle's plans carried
-/// out): expired kvnos removed, ticket lifetimes capped at the newest key's
-/// till, and the client-side principals that are due for renewal named.
-public struct KeyMaintenanceReport: Sendable {
-    public var pruned: [(principal: Principal, kvno: UInt32)] = []
-    public var capped: [(principal: Principal, seconds: Int64)] = []
-    public var renew: [Principal] = []
-    /// Traces of stores cut short (a keyless principal, a stray validity record), removed.
-    public var leftovers: [String] = []
-    /// Per-principal failures; the check goes on with the next principal.
-    public var problems: [String] = []
-    /// Claimed principals whose lease another kxoverd took over meanwhile: left to it.
-    public var lost: [(principal: Principal, lease: MaintenanceLease?)] = []
-}
-
-/// The first half of a key check shared with other kxoverds of the realm:
-/// the principals that need work, each with the lease this kxoverd wrote on it.
-public struct KeyWorkClaims: Sendable {
-    public var claimed: [(principal: Principal, lease: MaintenanceLease)] = []
-    /// Principals that need work but hold another kxoverd's unexpired lease.
-    public var heldElsewhere: [(principal: Principal, lease: MaintenanceLease)] = []
-    public var leftovers: [String] = []
-    public var problems: [String] = []
-}
-
 extension KadminSession {
     /// Carries out every principal's plan (one kxoverd per KDB).
     public func maintainKeys(now: KerberosTime, lifetime: Int64, checkInterval: Int64) throws -> KeyMaintenanceReport {

@@ -19,6 +19,10 @@ struct KXOverD: ParsableCommand {
             help: ArgumentHelp("Write the process id to this file (overrides [kxoverd] pid_file), as krb5kdc -P does.", valueName: "pidfile"))
     var pidFile: String?
 
+    @Option(name: .customLong("engine-channel"),
+            help: ArgumentHelp("Internal: run as the engine of a privilege-separated kxoverd, on this descriptor.", visibility: .private))
+    var engineChannel: Int32?
+
     @Option(name: .customLong("debug-stop-at-stage"),
             help: ArgumentHelp("For tests: stop (SIGSTOP) as an exchange enters this stage, e.g. C11.", visibility: .hidden))
     var debugStopAtStage: String?
@@ -50,7 +54,7 @@ struct KXOverD: ParsableCommand {
             handler.logLevel = level
             return handler
         }
-        let logger = Logger(label: "kxoverd")
+        let logger = Logger(label: engineChannel == nil && !checkOnly ? "keeper" : "kxoverd")
         let path = config ?? ProcessInfo.processInfo.environment["KXOVER_CONFIG"] ?? Configuration.defaultPath
         var configuration: Configuration
         do {
@@ -71,12 +75,26 @@ struct KXOverD: ParsableCommand {
             return
         }
         do {
-            let daemon = try Daemon(configuration: configuration, logger: logger)
-            if let stage = debugStopAtStage {
-                logger.warning("debug option --debug-stop-at-stage \(stage): kxoverd stops itself when an exchange enters that stage")
-                daemon.engine.faults = StageFaults(stopAt: stage, logger: logger)
+            if let engineChannel {
+                // The engine: everything that faces the network, as kxover_user once its sockets are bound.
+                let account = try PrivilegeDrop.account(named: configuration.kxoverUser)
+                let daemon = try Daemon(configuration: configuration, logger: logger, keeperChannel: engineChannel)
+                installFaults(daemon, logger)
+                try daemon.run { try PrivilegeDrop.drop(to: account) }
+            } else if configuration.privsep {
+                let keeper = try Keeper(configuration: configuration, logger: logger, engineArguments: engineArguments(path),
+                                        firstEngineArguments: debugStopAtStage.map { ["--debug-stop-at-stage", $0] } ?? [])
+                let status = keeper.run()
+                if status != 0 { throw ExitCode(status) }
+            } else {
+                let plain = Logger(label: "kxoverd")
+                plain.warning("privsep = false: one process holds the KDB and faces the network; for tests and development only")
+                let daemon = try Daemon(configuration: configuration, logger: plain)
+                installFaults(daemon, plain)
+                try daemon.run()
             }
-            try daemon.run()
+        } catch let exit as ExitCode {
+            throw exit
         } catch let error as ConfigurationError {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             throw ExitCode(1)
@@ -87,4 +105,26 @@ struct KXOverD: ParsableCommand {
     }
 }
 
+extension KXOverD {
+    /// The engine's command line: the keeper's own options, and the channel.
+    func engineArguments(_ path: String) -> [String] {
+        var arguments = ["--engine-channel", "\(EngineProcess.channelDescriptor)", "--config", path]
+        if let logLevel { arguments += ["--log-level", logLevel] }
+        return arguments
+    }
+
+    func installFaults(_ daemon: Daemon, _ logger: Logger) {
+        guard let stage = debugStopAtStage else { return }
+        logger.warning("debug option --debug-stop-at-stage \(stage): kxoverd stops itself when an exchange enters that stage")
+        daemon.engine.faults = StageFaults(stopAt: stage, logger: logger)
+    }
+}
+
+// Before anything else runs, kxoverd closes whatever descriptors it
+// inherited (a test runner's sockets, a shell's files): the keeper must hold
+// no network socket, the engine nothing of the keeper's but its channel.
+let channelArgument = CommandLine.arguments.firstIndex(of: "--engine-channel").flatMap { at in
+    at + 1 < CommandLine.arguments.count ? Int32(CommandLine.arguments[at + 1]) : nil
+}
+EngineProcess.closeInheritedDescriptors(keeping: channelArgument ?? -1)
 KXOverD.main()

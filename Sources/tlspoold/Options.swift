@@ -6,6 +6,8 @@ import TLSPool
 struct Options {
     var socketPath = "/run/kxover/tlspool.sock"
     var socketMode: mode_t = 0o660
+    /// The socket's group: kxoverd's engine (kxover_user) connects through it.
+    var socketGroup: String?
     var identities: [TLSPoolConfiguration.Identity] = []
     var tlsa: [String: [TLSARecord]] = [:]
     /// DNSSEC for DANE: TLSA from this resolver for hosts not pinned with --tlsa.
@@ -15,11 +17,12 @@ struct Options {
 
     static let usage = """
         usage: tlspoold --identity LOCALID=CERT.pem,KEY.pem [--identity ...]
-                        [--socket PATH] [--mode OCTAL] [--tlsa HOST="U S M HEX"]... [--tlsa-file FILE] [--verbose]
+                        [--socket PATH] [--mode OCTAL] [--group NAME] [--tlsa HOST="U S M HEX"]... [--tlsa-file FILE] [--verbose]
 
           --identity   a local identity (KDC host name) with its PEM certificate chain and key
           --socket     the UNIX socket to serve (default /run/kxover/tlspool.sock)
           --mode       its permissions (default 0660)
+          --group      its group (e.g. kxover, the group of kxoverd's engine)
           --tlsa       a TLSA record for HOST, trusted as DNSSEC-secure (testing and pinning)
           --tlsa-file  lines of "HOST USAGE SELECTOR MATCHING-TYPE HEX" ('#' comments)
           --dns-trust-anchor TEXT / --dns-trust-anchor-file FILE
@@ -49,6 +52,7 @@ struct Options {
                 let text = try value(option)
                 guard let mode = mode_t(text, radix: 8) else { throw Failure(description: "--mode \(text) is not octal") }
                 socketMode = mode
+            case "--group": socketGroup = try value(option)
             case "--identity": identities.append(try Self.identity(try value(option)))
             case "--tlsa":
                 let (host, record) = try Self.tlsa(try value(option), separator: "=")

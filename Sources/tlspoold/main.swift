@@ -50,6 +50,12 @@ let pool: TLSPoolServer
 do {
     pool = try TLSPoolServer(configuration: configuration)
     try pool.listen(path: options.socketPath, mode: options.socketMode)
+    if let group = options.socketGroup {
+        guard let entry = getgrnam(group) else { throw Options.Failure(description: "--group \(group): no such group") }
+        guard chown(options.socketPath, uid_t.max, entry.pointee.gr_gid) == 0 else {
+            throw Options.Failure(description: "--group \(group): chown \(options.socketPath): \(String(cString: strerror(errno)))")
+        }
+    }
 } catch {
     FileHandle.standardError.write(Data("tlspoold: \(error)\n".utf8))
     exit(1)

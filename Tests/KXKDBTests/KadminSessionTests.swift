@@ -97,6 +97,33 @@ struct KadminSessionTests {
         #expect(try AtomicStoreTests.snapshot(realms, realms.client, realms.crossoverPrincipal) == before)
     }
 
+    /// max_peer_realms: a store that would add one peer too many writes
+    /// nothing; a peer already held (either direction, a new kvno) is stored.
+    @Test func aNewPeerBeyondMaxPeerRealmsIsRefusedAndNothingIsWritten() throws {
+        let realms = try TestRealms()
+        var configuration = realms.configuration(realms.client)
+        configuration.maxPeerRealms = 2
+        let session = try KadminSession(configuration)
+        func store(_ peer: String, kvno: UInt32 = 31_280, incoming: Bool = false) throws -> KeyWriteOutcome {
+            let principal: Principal = incoming ? .crossover(client: peer, service: realms.client) : .crossover(client: realms.client, service: peer)
+            let (material, layout) = testKeys(seed: UInt8(truncatingIfNeeded: peer.count &+ Int(kvno)))
+            return try session.write(CrossoverKeyWrite(principal: principal, kvno: kvno, material: material, layout: layout,
+                                                       from: now, till: now.adding(seconds: 14 * 86_400)))
+        }
+        #expect(try store("A.TEST") == .written)
+        #expect(try store("B.TEST", incoming: true) == .written)
+        let before = try realms.kadminLocal(realms.client, "listprincs").out
+        do {
+            _ = try store("C.TEST")
+            Issue.record("a third peer was stored under max_peer_realms = 2")
+        } catch {
+            #expect("\(error)".contains("max_peer_realms 2 reached: CLIENT.TEST already holds kxover keys with 2 peer realms"), "\(error)")
+        }
+        #expect(try realms.kadminLocal(realms.client, "listprincs").out == before, "the refused store wrote something")
+        #expect(try store("A.TEST", incoming: true) == .written)
+        #expect(try store("B.TEST", kvno: 31_281, incoming: true) == .written)
+    }
+
     @Test func principalWithoutThePolicyIsNeverTouched() throws {
         let realms = try TestRealms()
         #expect(try realms.kadminLocal(realms.client, "addprinc -randkey krbtgt/SERVICE.TEST@CLIENT.TEST").ok)

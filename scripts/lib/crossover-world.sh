@@ -24,6 +24,8 @@ world_log() { printf '%s\n' "$*" >&2; }
 world_up() {
   local dir=$1 cflags=${2:-} sflags=${3:-} ccert=${4:-} scert=${5:-}
   mkdir -p "$dir"
+  # kxoverd's engine (nobody) re-reads its configuration and certificates on SIGHUP.
+  chmod 755 "$dir"
   local -a ports
   read -r -a ports <<<"$("$WORLD_ROOT/scripts/realm" free-ports 10 | tr '\n' ' ')"
   WORLD_CLIENT_FRONT=${ports[0]} WORLD_CLIENT_BACKEND=${ports[1]}
@@ -132,6 +134,9 @@ $referrals
     metrics_listen = 127.0.0.1:$metrics
     # the peer kxoverd of these worlds listen on loopback only
     peer_address_allow = loopback
+    # privsep (the default): the engine runs as nobody, which may read this
+    # world's files (for SIGHUP) but not its realms' KDBs and stashes
+    kxover_user = nobody
 ${WORLD_KXOVERD_EXTRA:-}
 [realms]
     $realm = {
@@ -164,13 +169,25 @@ world_start() {
 }
 
 world_stop_daemon() {
-  local dir=$1 name=$2 pid
+  local dir=$1 name=$2 pid engine
   [ -f "$dir/$name-kxoverd.pid" ] || return 0
   pid=$(cat "$dir/$name-kxoverd.pid")
+  engine=$(engine_of "$pid")
   kill "$pid" 2>/dev/null || true
+  # A stopped engine (--debug-stop-at-stage) only acts on the keeper's SIGTERM once continued.
+  [ "$engine" = "$pid" ] || kill -CONT "$engine" 2>/dev/null || true
   for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-  kill -9 "$pid" 2>/dev/null || true
+  kill -9 "$pid" "$engine" 2>/dev/null || true
   rm -f "$dir/$name-kxoverd.pid"
+}
+
+# engine_of PID: the engine of the privilege-separated kxoverd PID (the
+# keeper's one child: the process that runs exchanges), else PID itself.
+engine_of() {
+  local child
+  child=$(cat "/proc/$1/task/$1/children" 2>/dev/null) || child=
+  child=${child%% *}
+  echo "${child:-$1}"
 }
 
 world_down() {

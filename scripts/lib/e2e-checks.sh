@@ -43,8 +43,8 @@ fds_below() { alive "$1" && [ "$(fds_of "$1")" -lt "$2" ]; }     # fds_below PID
 stopped_at_stage() {   # stopped_at_stage PID LOG STAGE: stopped (state T) by --debug-stop-at-stage as an exchange entered STAGE
   wait_stopped "$1" && grep -q -- "--debug-stop-at-stage: stopping the process on entering $3" "$2"
 }
-wait_stopped() {   # wait_stopped PID: until the process is stopped (state T), at most 10 s
-  for _ in $(seq 1 200); do [ "$(state_of "$1")" = T ] && return 0; sleep 0.05; done
+wait_stopped() {   # wait_stopped PID: until the process (a kxoverd's engine) is stopped (state T), at most 10 s
+  for _ in $(seq 1 200); do [ "$(state_of "$(engine_of "$1")")" = T ] && return 0; sleep 0.05; done
   return 1
 }
 

@@ -58,6 +58,11 @@ public struct Configuration: Sendable {
     public var metricsListen: String?
     /// `[kxoverd]` drain_timeout: how long SIGTERM waits for exchanges in flight (default 10s, at most 2m).
     public var drainTimeout: Int64 = 10
+    /// `[kxoverd]` privsep: split into a keeper (kadm5, the KDB) and an
+    /// unprivileged engine (network, DNS, TLS); false only for tests and development.
+    public var privsep = true
+    /// `[kxoverd]` kxover_user: the account the engine runs as (default kxover).
+    public var kxoverUser = "kxover"
     /// `[kxoverd]` key_check_interval: how often keys are checked for renewal,
     /// ticket-lifetime caps and pruning (default 10m; 1s to 1h).
     public var keyCheckInterval: Int64 = 600
@@ -161,6 +166,13 @@ public struct Configuration: Sendable {
             configuration.realms[name]!.kadmin.ticketLifetimeMargin = configuration.keyCheckInterval
         }
         configuration.pidFile = profile.value(["kxoverd", "pid_file"])
+        if let text = profile.value(["kxoverd", "privsep"]) {
+            guard let on = boolean(text) else {
+                throw ConfigurationError(path: path, problems: ["[kxoverd] privsep \"\(text)\" must be true or false"])
+            }
+            configuration.privsep = on
+        }
+        configuration.kxoverUser = profile.value(["kxoverd", "kxover_user"]) ?? configuration.kxoverUser
         configuration.hostRealmSocket = profile.value(["kxoverd", "hostrealm_socket"])
         configuration.hostRealmCacheTTL = try duration("hostrealm_cache_ttl", 0...Int64(SecureTXTCache.maximumTTL), "of at most 1h")
             ?? configuration.hostRealmCacheTTL
@@ -235,6 +247,15 @@ public struct Configuration: Sendable {
         return resolver
     }
 
+    /// true/yes/on/1 or false/no/off/0; nil for anything else.
+    static func boolean(_ text: String) -> Bool? {
+        switch text.lowercased() {
+        case "true", "yes", "on", "1": true
+        case "false", "no", "off", "0": false
+        default: nil
+        }
+    }
+
     static func flag(_ text: String?) -> Bool {
         ["true", "yes", "on", "1"].contains(text?.lowercased() ?? "")
     }
@@ -289,14 +310,20 @@ public struct Configuration: Sendable {
             if let seconds = DurationText.seconds(text), (1...5).contains(seconds) { replicaWait = Double(seconds) }
             else { problems.append("\(place): replica_wait \"\(text)\" must be a duration from 1s to 5s (the peer waits at most 10 s for KX-REP)") }
         }
+        var maxPeerRealms = PeerRealmCap.defaultMaximum
+        if let text = value("max_peer_realms") {
+            if let number = Int(text), (1...1_000_000).contains(number) { maxPeerRealms = number }
+            else { problems.append("\(place): max_peer_realms \"\(text)\" must be a number from 1 to 1000000") }
+        }
         if value("replica_kdc_profile") != nil, mode != .remote {
             problems.append("\(place): replica_kdc_profile needs kadm5_mode = remote (keys go to the primary through kadmind)")
         }
         let peers = peerPolicy(place: place, values: { profile.values(["realms", name, $0]) }, problems: &problems)
         guard problems.isEmpty, let mode else { throw ConfigurationError(path: profile.path, problems: problems) }
-        let kadmin = KadminConfiguration(realm: name, mode: mode, profileFiles: profileFiles,
+        var kadmin = KadminConfiguration(realm: name, mode: mode, profileFiles: profileFiles,
                                          adminServer: value("admin_server"), adminPrincipal: value("admin_principal"),
                                          keytab: value("admin_keytab"), policy: value("kadm5_policy") ?? KadminConfiguration.defaultPolicy)
+        kadmin.maxPeerRealms = maxPeerRealms
         var replica: KadminConfiguration?
         if let replicaProfile = value("replica_kdc_profile") {
             replica = KadminConfiguration(realm: name, mode: .local, profileFiles: [replicaProfile, value("krb5_config") ?? "/etc/krb5.conf"],

@@ -35,6 +35,7 @@ enum KnownRelations {
         .init("max_exchanges_in_flight"), .init("max_exchanges_per_minute"), .init("peer_address_allow", repeatable: true),
         .init("max_new_realms_per_zone"), .init("max_exchanges_per_zone_per_minute"),
         .init("max_starttls_per_source_per_minute"), .init("allow_short_key_lifetime"),
+        .init("privsep"), .init("kxover_user"),
         .init("dns_trust_anchor", repeatable: true), .init("dns_trust_anchor_file", repeatable: true),
         .init("dns_forward", repeatable: true), .init("dns_stub", repeatable: true),
         .init("dns_option", repeatable: true), .init("dns_timeout"),
@@ -53,6 +54,6 @@ enum KnownRelations {
         .init("admin_server"), .init("admin_principal"), .init("admin_keytab"), .init("kadm5_policy"),
         .init("enctypes"), .init("key_lifetime"), .init("replica_kdc_profile"), .init("replica_wait"),
         .init("peers_allowed", repeatable: true), .init("peers_denied", repeatable: true),
-        .init("incoming"), .init("outgoing"), .init("reciprocal"),
+        .init("incoming"), .init("outgoing"), .init("reciprocal"), .init("max_peer_realms"),
     ]
 }

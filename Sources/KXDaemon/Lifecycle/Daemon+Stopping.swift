@@ -57,6 +57,7 @@ extension Daemon {
         for (realm, store) in all where !store.close(timeout: 5) {
             logger.warning("\(realm): a KDB job was still running after 5 s; exiting anyway")
         }
+        keeper?.close()
         loop.stop()
     }
 

@@ -22,7 +22,15 @@ public enum StartupCheck {
         problems += addressProblems(configuration)
         problems += socketPathProblems(configuration)
         problems += kdbProblems(configuration)
+        problems += privsepProblems(configuration)
         return problems
+    }
+
+    /// With privsep (the default) the engine's account must exist and not be root.
+    static func privsepProblems(_ configuration: Configuration) -> [String] {
+        guard configuration.privsep else { return [] }
+        do { _ = try PrivilegeDrop.account(named: configuration.kxoverUser) } catch { return ["[kxoverd] \(error)"] }
+        return []
     }
 
     /// Each realm's KDB as the start checks it (KDBAccessCheck: it opens in

@@ -1,5 +1,6 @@
 import Foundation
 @testable import KXDaemon
+import KXOver
 import Testing
 
 /// Each value kxoverd refuses is refused with the one line that says why,
@@ -56,10 +57,26 @@ struct ConfigurationValueTests {
         ("        key_lifetime = 32d", "[realms] EXAMPLE.ORG: key_lifetime \"32d\" must be a duration from 7d to 31d"),
         ("        replica_wait = 9s", "[realms] EXAMPLE.ORG: replica_wait \"9s\" must be a duration from 1s to 5s"),
         ("        replica_kdc_profile = /etc/krb5kdc/kdc.conf", "[realms] EXAMPLE.ORG: replica_kdc_profile needs kadm5_mode = remote"),
+        ("        max_peer_realms = 0", "[realms] EXAMPLE.ORG: max_peer_realms \"0\" must be a number from 1 to 1000000"),
+        ("        max_peer_realms = many", "[realms] EXAMPLE.ORG: max_peer_realms \"many\" must be a number from 1 to 1000000"),
     ])
     func realmValuesRefused(_ line: String, _ start: String) {
         let problems = Self.problems(realm: line)
         #expect(problems.count == 1 && problems[0].hasPrefix(start), "\(problems)")
+    }
+
+    /// The keeper (or the in-process store) enforces the cap the realm's kadm5 settings carry.
+    @Test func maxPeerRealmsReachesTheKeyStore() throws {
+        #expect(try Self.load(realm: "").realms["EXAMPLE.ORG"]?.kadmin.maxPeerRealms == PeerRealmCap.defaultMaximum)
+        #expect(try Self.load(realm: "        max_peer_realms = 25").realms["EXAMPLE.ORG"]?.kadmin.maxPeerRealms == 25)
+    }
+
+    @Test func privsepAndItsAccount() throws {
+        let plain = try Self.load(realm: "")
+        #expect(plain.privsep && plain.kxoverUser == "kxover")
+        let configured = try Self.load(kxoverd: "    privsep = false\n    kxover_user = nobody", realm: "")
+        #expect(!configured.privsep && configured.kxoverUser == "nobody")
+        #expect(Self.problems(kxoverd: "    privsep = maybe", realm: "") == ["[kxoverd] privsep \"maybe\" must be true or false"])
     }
 
     @Test func shortKeyLifetimesOnlyForTests() throws {

@@ -38,6 +38,8 @@ struct CheckOnlyTests {
             "    listen = 127.0.0.1:0",
             "    backend_kdc = 127.0.0.1:\(world.realm.kdcPort)",
             "    dns_trust_anchor = \(Self.trustAnchor)",
+            // The engine's account (privsep, the default): one every test machine has.
+            "    kxover_user = nobody",
             "[realms]",
             "    \(world.realm.realm) = {",
             "        kdc_host = kdc.front.test",
@@ -90,6 +92,19 @@ struct CheckOnlyTests {
         #expect(result.lines == ["kxover.conf:2: [kxoverd] listen \"192.0.2.1:0\": bind UDP 192.0.2.1:0: Cannot assign requested address"])
     }
 
+    /// The engine must run as an account that exists and is not root.
+    @Test func anEngineAccountThatCannotServeIsRefused() throws {
+        let missing = try check(configuration(replacing: ["kxover_user": "    kxover_user = no-such-kxover-account"]))
+        #expect(missing.code == 1)
+        #expect(missing.lines.count == 1 && missing.lines[0].contains("kxover_user no-such-kxover-account does not exist"), "\(missing.lines)")
+        let root = try check(configuration(replacing: ["kxover_user": "    kxover_user = root"]))
+        #expect(root.code == 1)
+        #expect(root.lines.count == 1 && root.lines[0].contains("kxover_user root is root"), "\(root.lines)")
+        // privsep = false (development only) needs no account.
+        let plain = try check(configuration(replacing: ["kxover_user": "    privsep = false"]))
+        #expect(plain.code == 0, "\(plain.lines)")
+    }
+
     @Test func aMisspelledRelationIsNamedWithItsLine() throws {
         let result = try check(configuration(replacing: ["dns_trust_anchor": "    dns_trust_anchr = \(Self.trustAnchor)"]))
         #expect(result.code == 1)
@@ -101,7 +116,7 @@ struct CheckOnlyTests {
         let result = try check(configuration(replacing: ["certificate": "        certificate = \(World.shared.kdcProfile)"]))
         #expect(result.code == 1)
         #expect(result.lines.count == 1)
-        #expect(result.lines.first?.hasPrefix("kxover.conf:8: [realms] FRONT.TEST: certificate and private_key do not load: ") == true,
+        #expect(result.lines.first?.hasPrefix("kxover.conf:9: [realms] FRONT.TEST: certificate and private_key do not load: ") == true,
                 "\(result.lines)")
     }
 
@@ -123,7 +138,7 @@ struct CheckOnlyTests {
         let result = try check(configuration(replacing: ["kdc_profile": "        kdc_profile = \(profile)"]))
         #expect(result.code == 1)
         #expect(result.lines.count == 1)
-        #expect(result.lines.first?.hasPrefix("kxover.conf:6: [realms] FRONT.TEST: cannot open the KDB (local mode): ") == true,
+        #expect(result.lines.first?.hasPrefix("kxover.conf:7: [realms] FRONT.TEST: cannot open the KDB (local mode): ") == true,
                 "\(result.lines)")
     }
 
@@ -133,11 +148,11 @@ struct CheckOnlyTests {
         let remote = ["kadm5_mode": "        kadm5_mode = remote", "kdc_profile": "        admin_server = 127.0.0.1:1"]
         let missing = try check(configuration(replacing: remote, adding: "        admin_keytab = \(world.dir)/missing.keytab"))
         #expect(missing.code == 1)
-        #expect(missing.lines == ["kxover.conf:13: [realms] FRONT.TEST: admin_keytab \(world.dir)/missing.keytab is not readable"])
+        #expect(missing.lines == ["kxover.conf:14: [realms] FRONT.TEST: admin_keytab \(world.dir)/missing.keytab is not readable"])
         let unreachable = try check(configuration(replacing: remote, adding: "        admin_keytab = \(world.adminKeytab)"))
         #expect(unreachable.code == 1)
         #expect(unreachable.lines.count == 1)
-        #expect(unreachable.lines.first?.hasPrefix("kxover.conf:6: [realms] FRONT.TEST: cannot open the KDB (remote mode): ") == true,
+        #expect(unreachable.lines.first?.hasPrefix("kxover.conf:7: [realms] FRONT.TEST: cannot open the KDB (remote mode): ") == true,
                 "\(unreachable.lines)")
         #expect(unreachable.lines.first?.contains("Communication failure with server") == true, "\(unreachable.lines)")   // MIT's words
     }
@@ -170,7 +185,7 @@ struct CheckOnlyTests {
         #expect(result.lines == [
             "kxover.conf:3: [kxoverd] backend_kdc \"127.0.0.1:88 [::1]:88\" names 2 addresses; it takes one: "
                 + "krb5kdc behind kxoverd serves only kxoverd, so one loopback address is enough (the public IPv4 and IPv6 addresses go in listen)",
-            "kxover.conf:6: [realms] FRONT.TEST: kdc_host is missing",
+            "kxover.conf:7: [realms] FRONT.TEST: kdc_host is missing",
         ])
     }
 }

@@ -22,7 +22,8 @@ struct FuzzRegressionTests {
         #expect(Self.files(in: "corpus/framer").count >= 3)
         #expect(Self.files(in: "corpus/dns").count >= 5)
         // An emptied (or moved) regression folder must fail, not replay nothing.
-        for target in ["decoders", "framer", "dns"] {
+        #expect(Self.files(in: "corpus/keeper").count >= 4)
+        for target in ["decoders", "framer", "dns", "keeper"] {
             #expect(!Self.files(in: "regressions/\(target)").isEmpty, "Fuzz/regressions/\(target) holds no input")
         }
     }
@@ -43,5 +44,18 @@ struct FuzzRegressionTests {
         for url in Self.files(in: "corpus/framer") + Self.files(in: "regressions/framer") {
             FuzzChecks.framer(Array(try Data(contentsOf: url)))
         }
+    }
+
+    @Test func keeperInputsHoldTheirProperties() throws {
+        let inputs = Self.files(in: "corpus/keeper") + Self.files(in: "regressions/keeper")
+        // The seeds decode (the fuzzer starts from requests the keeper reads);
+        // the regressions are refused, cleanly.
+        for url in Self.files(in: "corpus/keeper") {
+            #expect((try? KeeperWire.decodeRequest(Array(try Data(contentsOf: url)))) != nil, "\(url.lastPathComponent) does not decode")
+        }
+        for url in Self.files(in: "regressions/keeper") {
+            #expect((try? KeeperWire.decodeRequest(Array(try Data(contentsOf: url)))) == nil, "\(url.lastPathComponent) decodes")
+        }
+        for url in inputs { KeeperFuzz.request(Array(try Data(contentsOf: url))) }
     }
 }
