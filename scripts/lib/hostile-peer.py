@@ -14,6 +14,9 @@ usage: hostile-peer.py PORT MODE [REALM]
   oversized            a length of 0x7fffffff: a framed KRB-ERROR, then closed
   flood                200 connections at once, held; meanwhile an AS-REQ for
                        REALM on one more connection is answered
+  silent-after-tls     COUNT peers with a valid identity (CERT KEY COUNT HOLD
+                       [SOURCE]) complete STARTTLS and TLS, then send nothing;
+                       each must be let go within HOLD seconds
   starttls-flood       700 STARTTLS words from 127.0.5.1 (another /24 of
                        loopback): at most 60 (+1 a second) accepted, the rest a framed
                        KRB-ERROR RATE_LIMITED
@@ -174,5 +177,54 @@ elif mode == "starttls-flood":
     expect(accepted >= 55, f"...and the first 60 or so are accepted ({accepted})")
     expect(refused >= 700 - bound, f"the rest refused with a framed KRB-ERROR RATE_LIMITED ({refused})")
     expect(other == 0, f"nothing else ({other} other answers)")
+elif mode == "silent-after-tls":
+    # COUNT peers from SOURCE (default 127.0.6.1, a /24 of their own) that present a valid
+    # identity (CERT, KEY: DANE-valid for their host), complete STARTTLS and
+    # the TLS 1.3 handshake, then send nothing. The service must let each go
+    # within its KX-REQ bound (HOLD seconds at most), without blocking others.
+    import ssl
+    cert, key, count, hold = sys.argv[4], sys.argv[5], int(sys.argv[6]), float(sys.argv[7])
+    source = sys.argv[8] if len(sys.argv) > 8 else "127.0.6.1"
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE   # the peer under test is the server; this one only needs to get in
+    context.load_cert_chain(cert, key)
+    held = []
+    for _ in range(count):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.bind((source, 0))
+        s.connect(("127.0.0.1", port))
+        s.sendall(bytes.fromhex("80000001"))
+        answer = b""
+        while len(answer) < 4:
+            chunk = s.recv(4 - len(answer))
+            if not chunk:
+                break
+            answer += chunk
+        if answer != b"\x00\x00\x00\x00":
+            s.close()
+            continue
+        try:
+            held.append(context.wrap_socket(s, server_hostname="kdc.service.test"))
+        except (ssl.SSLError, OSError) as e:
+            print("handshake failed:", e)
+            s.close()
+    expect(len(held) == count, f"{len(held)} of {count} peers completed TLS and went silent")
+    sys.stdout.flush()
+    deadline = time.monotonic() + hold
+    let_go = 0
+    for t in held:
+        t.settimeout(max(0.05, deadline - time.monotonic()))
+        try:
+            if not t.recv(1):
+                let_go += 1
+        except socket.timeout:
+            pass
+        except (ssl.SSLError, OSError):
+            let_go += 1
+        t.close()
+    expect(let_go == len(held), f"the service let go of {let_go} of {len(held)} silent sessions within {hold:.0f} s")
 else:
     sys.exit("unknown mode " + mode)

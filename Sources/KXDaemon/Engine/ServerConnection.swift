@@ -69,7 +69,12 @@ final class ServerConnection {
 
     private func awaitRequest() {
         guard let session else { return }
-        idle = loop.schedule(after: Self.idleSeconds) { [weak self] in self?.close() }
+        idle = loop.schedule(after: Self.idleSeconds) { [weak self] in
+            guard let self else { return }
+            // A peer that authenticated and then says nothing: let it go, and say so.
+            logger.info("\(handoff.peer): no KX-REQ within \(Int(Self.idleSeconds)) s after TLS; closing")
+            close()
+        }
         session.receive { [weak self] result in self?.requestArrived(result) }
     }
 

@@ -9,6 +9,8 @@ final class FramedChannel {
     let fd: Int32
     private let loop: EventLoop
     private var reader = KeeperFrameReader()
+    /// One read buffer for the channel's life: only the bytes a read filled are zeroised after it.
+    private var buffer = [UInt8](repeating: 0, count: 16384)
     private var outgoing: [UInt8] = []
     private var readWatch: Watch?
     private var writeWatch: Watch?
@@ -55,10 +57,9 @@ final class FramedChannel {
     }
 
     private func readable() {
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        defer { KeeperWire.zeroize(&buffer) }
         while !closed {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            defer { if n > 0 { buffer.withUnsafeMutableBytes { _ = memset($0.baseAddress!, 0, n) } } }
             if n == 0 { return close("the other end closed the channel") }
             if n < 0 {
                 if errno == EINTR { continue }

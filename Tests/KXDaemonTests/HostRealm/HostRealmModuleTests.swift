@@ -219,9 +219,12 @@ struct HostRealmModuleTests {
         #expect(f.server.counters.accepted == 6)
     }
 
-    /// What the KDC itself waits for a hung kxoverd: the module's own bound
-    /// (KX_HOSTREALM_TIMEOUT_MS), a few milliseconds, through host_realm as krb5kdc calls it.
-    @Test func theKDCWaitsAFewMillisecondsAtMost() throws {
+    /// A hung kxoverd (it accepts into its backlog and never answers) is
+    /// doubt, not a stall: host_realm, as krb5kdc calls it, returns "no
+    /// answer" at its own bound (KX_HOSTREALM_TIMEOUT_MS), every time. How
+    /// long that takes the KDC is measured where time belongs: the "kxoverd
+    /// hung" check of scripts/e2e (a real krb5kdc) and scripts/hostrealm-bench.
+    @Test func aHungKxoverdIsDoubtNotAStall() throws {
         let module = try HostRealmModule.get()
         var table = [UnsafeMutableRawPointer?](repeating: nil, count: 7)
         #expect(table.withUnsafeMutableBytes { module.initvt(nil, 1, 1, $0.baseAddress) } == 0)
@@ -233,16 +236,11 @@ struct HostRealmModuleTests {
         defer { free(socketPath) }
         var data: UnsafeMutablePointer<CChar>? = socketPath
         var realms: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
-        var slowest = 0.0
         for _ in 0..<5 {
-            let start = DispatchTime.now().uptimeNanoseconds
             let outcome = withUnsafeMutablePointer(to: &data) { hostRealm(nil, UnsafeMutableRawPointer($0), "svc.service.test", &realms) }
-            slowest = max(slowest, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
             #expect(outcome == HostRealmModule.pluginNoHandle)
+            #expect(realms == nil)
         }
-        // The bound is 10 ms; 100 ms leaves room for a loaded machine and still
-        // fails a bound of the old 200 ms.
-        #expect(slowest >= Double(HostRealmModule.kdcBoundMS) * 0.9 && slowest < 100, "took \(slowest) ms")
     }
 
     @Test func kxoverdAwayIsDoubtAtOnce() throws {
@@ -250,16 +248,18 @@ struct HostRealmModuleTests {
         let directory = hostRealmTestDirectory()
         defer { rmdir(directory) }
         let missing = module.question(directory + "/none.sock", "svc.service.test")
-        #expect(missing.outcome == HostRealmModule.unreachable && missing.ms < 150, "at once, not at the deadline")
+        #expect(missing.outcome == HostRealmModule.unreachable)
         // A socket file nobody listens on (kxoverd killed hard).
         let stale = OneShotPeer(directory: directory, reply: nil, accept: false)
         close(stale.listener)
         let refused = module.question(stale.path, "svc.service.test")
-        #expect(refused.outcome == HostRealmModule.unreachable && refused.ms < 150)
+        #expect(refused.outcome == HostRealmModule.unreachable)
         #expect(module.question(directory + "/" + String(repeating: "x", count: 120), "svc.service.test").outcome == HostRealmModule.unreachable)
     }
 
-    @Test func aSilentKxoverdCostsTheBoundAndNoMore() throws {
+    /// A silent kxoverd ends the question as "timed out", whatever the bound
+    /// (the time it costs is measured by scripts/hostrealm-bench and scripts/e2e).
+    @Test func aSilentKxoverdIsATimeout() throws {
         let module = try HostRealmModule.get()
         let directory = hostRealmTestDirectory()
         defer { rmdir(directory) }
@@ -267,12 +267,11 @@ struct HostRealmModuleTests {
         let hung = OneShotPeer(directory: directory, reply: nil, accept: false)
         let silent = module.question(hung.path, "svc.service.test")
         #expect(silent.outcome == HostRealmModule.timedOut)
-        #expect(silent.ms >= 195 && silent.ms < 600, "took \(silent.ms) ms")
         #expect(hung.queuedAskerClosed(), "the module closed its socket")
         // Accepting, reading, never answering.
         let mute = OneShotPeer(directory: directory, reply: nil)
         let quiet = module.question(mute.path, "svc.service.test", timeoutMS: 50)
-        #expect(quiet.outcome == HostRealmModule.timedOut && quiet.ms >= 45 && quiet.ms < 450)
+        #expect(quiet.outcome == HostRealmModule.timedOut)
         #expect(mute.seen()?.askerClosed == true)
         #expect(module.question(mute.path, "svc.service.test", timeoutMS: 0).outcome == HostRealmModule.timedOut)
     }
@@ -300,7 +299,6 @@ struct HostRealmModuleTests {
         let answer = module.question(peer.path, "svc.example.org", timeoutMS: 2000)
         #expect(answer.outcome == expected, "\(reply.debugDescription)")
         #expect(answer.outcome == HostRealmModule.realm ? answer.realm == "EXAMPLE.ORG" : answer.realm.isEmpty)
-        #expect(answer.ms < 1500)
         let seen = peer.seen()
         #expect(seen?.question == "svc.example.org\n")
         #expect(seen?.askerClosed == true, "the module closed its socket")
