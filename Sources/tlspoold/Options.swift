@@ -17,12 +17,15 @@ struct Options {
 
     static let usage = """
         usage: tlspoold --identity LOCALID=CERT.pem,KEY.pem [--identity ...]
-                        [--socket PATH] [--mode OCTAL] [--group NAME] [--tlsa HOST="U S M HEX"]... [--tlsa-file FILE] [--verbose]
+                        [--socket PATH] [--mode OCTAL] [--group NAME]
+                        [--peer-trust-anchors LOCALID=FILE.pem]... [--tlsa HOST="U S M HEX"]... [--tlsa-file FILE] [--verbose]
 
           --identity   a local identity (KDC host name) with its PEM certificate chain and key
           --socket     the UNIX socket to serve (default /run/kxover/tlspool.sock)
           --mode       its permissions (default 0660)
           --group      its group (e.g. kxover, the group of kxoverd's engine)
+          --peer-trust-anchors LOCALID=FILE.pem
+                       federation roots: a peer of LOCALID must also chain to one (beside DANE)
           --tlsa       a TLSA record for HOST, trusted as DNSSEC-secure (testing and pinning)
           --tlsa-file  lines of "HOST USAGE SELECTOR MATCHING-TYPE HEX" ('#' comments)
           --dns-trust-anchor TEXT / --dns-trust-anchor-file FILE
@@ -39,6 +42,9 @@ struct Options {
         var isHelp = false
     }
 
+    /// --peer-trust-anchors LOCALID=FILE, applied to the identities once all are read.
+    private var anchors: [(String, String)] = []
+
     init(arguments: [String]) throws {
         var rest = arguments[...]
         func value(_ option: String) throws -> String {
@@ -53,6 +59,12 @@ struct Options {
                 guard let mode = mode_t(text, radix: 8) else { throw Failure(description: "--mode \(text) is not octal") }
                 socketMode = mode
             case "--group": socketGroup = try value(option)
+            case "--peer-trust-anchors":
+                let text = try value(option)
+                guard let equals = text.firstIndex(of: "="), equals != text.startIndex, text.index(after: equals) != text.endIndex else {
+                    throw Failure(description: "--peer-trust-anchors wants LOCALID=FILE.pem, not \(text)")
+                }
+                anchors.append((String(text[..<equals]), String(text[text.index(after: equals)...])))
             case "--identity": identities.append(try Self.identity(try value(option)))
             case "--tlsa":
                 let (host, record) = try Self.tlsa(try value(option), separator: "=")
@@ -72,6 +84,12 @@ struct Options {
             }
         }
         guard !identities.isEmpty else { throw Failure(description: "at least one --identity is needed\n\(Self.usage)") }
+        for (localID, file) in anchors {
+            guard let index = identities.firstIndex(where: { $0.localID.lowercased() == localID.lowercased() }) else {
+                throw Failure(description: "--peer-trust-anchors \(localID): no --identity \(localID)")
+            }
+            identities[index].peerTrustAnchorsFile = file
+        }
     }
 
     /// LOCALID=CERT,KEY

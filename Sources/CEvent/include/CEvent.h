@@ -17,6 +17,10 @@ enum {
     KX_EV_PERSIST = 0x10,
 };
 
+/// bind(2) with the file's mode exactly `mode`, without touching the
+/// process-wide umask (bind_mode.c). 0, or -1 with errno.
+int kx_bind_with_mode(int fd, const void *address, unsigned int length, unsigned int mode);
+
 kx_loop *kx_loop_new(void);
 void kx_loop_free(kx_loop *loop);
 /// Runs until kx_loop_break or until no events remain. Returns -1 on error.

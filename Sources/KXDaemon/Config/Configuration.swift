@@ -13,6 +13,8 @@ public struct Configuration: Sendable {
         public var kdcHost: String?
         public var certificate: String?
         public var privateKey: String?
+        /// peer_trust_anchors: federation roots (PEM) a peer's certificate must also chain to.
+        public var peerTrustAnchors: String?
         /// Where krb5kdc itself listens (loopback), behind the front end.
         public var backendKDC: String?
         public var kadmin: KadminConfiguration
@@ -201,7 +203,9 @@ public struct Configuration: Sendable {
         for realm in realms.values.sorted(by: { $0.name < $1.name }) {
             if realm.kdcHost == nil { problems.append("[realms] \(realm.name): kdc_host is missing") }
             if tlsPool == "embedded" {
-                for (key, value) in [("certificate", realm.certificate), ("private_key", realm.privateKey)] {
+                var files = [("certificate", realm.certificate), ("private_key", realm.privateKey)]
+                if let anchors = realm.peerTrustAnchors { files.append(("peer_trust_anchors", anchors)) }
+                for (key, value) in files {
                     guard let value else { problems.append("[realms] \(realm.name): \(key) is missing"); continue }
                     if !FileManager.default.isReadableFile(atPath: value) {
                         problems.append("[realms] \(realm.name): \(key) \(value) is not readable")
@@ -334,6 +338,7 @@ public struct Configuration: Sendable {
                           backendKDC: value("backend_kdc"), kadmin: kadmin, etypes: etypes, keyLifetime: lifetime,
                           replica: replica, replicaWait: replicaWait)
         realm.peers = peers
+        realm.peerTrustAnchors = value("peer_trust_anchors")
         return realm
     }
 

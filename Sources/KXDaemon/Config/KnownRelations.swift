@@ -55,5 +55,6 @@ enum KnownRelations {
         .init("enctypes"), .init("key_lifetime"), .init("replica_kdc_profile"), .init("replica_wait"),
         .init("peers_allowed", repeatable: true), .init("peers_denied", repeatable: true),
         .init("incoming"), .init("outgoing"), .init("reciprocal"), .init("max_peer_realms"),
+        .init("peer_trust_anchors"),
     ]
 }

@@ -10,6 +10,6 @@ extension Configuration.Realm {
     }
 
     var poolIdentity: TLSPoolConfiguration.Identity {
-        .init(localID: kdcHost!, certificateFile: certificate!, keyFile: privateKey!)
+        .init(localID: kdcHost!, certificateFile: certificate!, keyFile: privateKey!, peerTrustAnchorsFile: peerTrustAnchors)
     }
 }

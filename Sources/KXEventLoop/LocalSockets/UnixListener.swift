@@ -3,9 +3,10 @@ import Glibc
 /// A listening UNIX stream socket at a path, for kxoverd's control and
 /// hostrealm sockets and tlspoold's pool socket. A stale socket file (nobody
 /// listening) is replaced; a live one, or anything that is not a socket, is
-/// an error. The file is created with its mode (a umask around bind(2)), so
-/// no chmod follows a path someone could have swapped for a symlink. `close`
-/// removes the file only if it is still the one we bound.
+/// an error. The file is created with its mode (bind(2) under a umask of a
+/// thread's own), so no chmod follows a path someone could have swapped for
+/// a symlink, and no other thread's file takes that umask. `close` removes
+/// the file only if it is still the one we bound.
 public final class UnixListener {
     public let path: String
     public let fd: Int32
@@ -20,12 +21,8 @@ public final class UnixListener {
         let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | (nonBlocking ? Int32(SOCK_NONBLOCK.rawValue) : 0)
         let fd = socket(AF_UNIX, type, 0)
         guard fd >= 0 else { throw UnixListenerError("\(what) \(path): socket: \(String(cString: strerror(errno)))") }
-        // The process-wide umask is changed for the bind alone: a file another
-        // thread creates in that instant gets at most `mode`'s bits.
-        let saved = umask(~mode & 0o777)
-        let bound = address.bind(fd)
+        let bound = address.bind(fd, mode: mode)
         let bindError = errno
-        umask(saved)
         guard bound == 0, listen(fd, backlog) == 0 else {
             let code = bound == 0 ? errno : bindError
             Glibc.close(fd)

@@ -1,3 +1,4 @@
+import CEvent
 import Glibc
 
 /// A path-named AF_UNIX address, for binding a listener or connecting to one.
@@ -15,6 +16,12 @@ public struct UnixSocketAddress {
     /// `bind(2)`: 0 or -1 with errno.
     public func bind(_ fd: Int32) -> Int32 {
         withSockaddr { Glibc.bind(fd, $0, $1) }
+    }
+
+    /// `bind(2)` whose file gets exactly `mode` (no umask bit taken away, no
+    /// chmod after), leaving the process's umask alone: 0 or -1 with errno.
+    public func bind(_ fd: Int32, mode: mode_t) -> Int32 {
+        withSockaddr { kx_bind_with_mode(fd, $0, UInt32($1), UInt32(mode)) }
     }
 
     /// `connect(2)`: 0 or -1 with errno.

@@ -296,6 +296,10 @@ final class PoolSession: @unchecked Sendable {
             if case .failed = lookup { throw PoolProblem(.stirredNotShaken, "DANE: \(reason)", alert: GNUTLS_A_INTERNAL_ERROR) }
             throw PoolProblem(.stirredNotShaken, "DANE: \(reason)", alert: GNUTLS_A_UNKNOWN_CA)
         }
+        // In addition to DANE, never instead of it: the federation's roots, when this identity names some.
+        if let roots = server.credentials.federationRoots(for: localID), let problem = roots.problem(with: chain) {
+            throw PoolProblem(.stirredNotShaken, "federation roots: \(host): \(problem)", alert: GNUTLS_A_UNKNOWN_CA)
+        }
         peerNames = names
         ownNames = tls.ownCertificate().flatMap(CertificateNames.init(der:))
         if role == .server { remoteID = host }   // the validated identity (fixes upstream quirk §2.5.1)

@@ -9,11 +9,14 @@ public struct TLSPoolConfiguration: Sendable {
         public var localID: String
         public var certificateFile: String
         public var keyFile: String
+        /// Federation roots (PEM): a peer of this identity must also chain to one of them.
+        public var peerTrustAnchorsFile: String?
 
-        public init(localID: String, certificateFile: String, keyFile: String) {
+        public init(localID: String, certificateFile: String, keyFile: String, peerTrustAnchorsFile: String? = nil) {
             self.localID = localID
             self.certificateFile = certificateFile
             self.keyFile = keyFile
+            self.peerTrustAnchorsFile = peerTrustAnchorsFile
         }
     }
 

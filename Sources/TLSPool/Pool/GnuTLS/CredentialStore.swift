@@ -6,6 +6,7 @@ import Foundation
 /// read-only by every session.
 final class CredentialStore: @unchecked Sendable {
     private var byIdentity: [String: gnutls_certificate_credentials_t] = [:]
+    private var rootsByIdentity: [String: FederationRoots] = [:]
 
     init(_ identities: [TLSPoolConfiguration.Identity]) throws {
         for identity in identities {
@@ -22,6 +23,7 @@ final class CredentialStore: @unchecked Sendable {
                 throw TLSPoolSetupError("credentials for \(identity.localID) from \(identity.certificateFile), \(identity.keyFile): \(GnuTLS.describe(loaded))")
             }
             byIdentity[key] = credentials
+            if let file = identity.peerTrustAnchorsFile { rootsByIdentity[key] = try FederationRoots(file: file) }
         }
     }
 
@@ -32,6 +34,11 @@ final class CredentialStore: @unchecked Sendable {
     /// The credentials for `localID` (its domain part, case-insensitively).
     func credentials(for localID: String) -> gnutls_certificate_credentials_t? {
         byIdentity[Self.key(localID)] ?? byIdentity[Self.key(HostName.domain(ofIdentity: localID))]
+    }
+
+    /// The federation roots a peer of `localID` must chain to, if any.
+    func federationRoots(for localID: String) -> FederationRoots? {
+        rootsByIdentity[Self.key(localID)] ?? rootsByIdentity[Self.key(HostName.domain(ofIdentity: localID))]
     }
 
     var identities: [String] { Array(byIdentity.keys) }
