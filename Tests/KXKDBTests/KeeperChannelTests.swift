@@ -128,6 +128,7 @@ struct KeeperChannelTests {
         frame[3] -= 1
         #expect(try harness.ask(frame) == nil)
         #expect(harness.closed?.contains("malformed") == true, "\(harness.closed ?? "open")")
+        #expect(harness.server.endedOnMalformedInput, "the keeper knows to end that engine")
         #expect(harness.server.violations == 1)
         #expect(try Self.kdbState(realms) == before)
         // A frame longer than any message ends a fresh channel the same way.

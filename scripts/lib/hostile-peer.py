@@ -196,16 +196,7 @@ elif mode == "silent-after-tls":
         s.settimeout(10)
         s.bind((source, 0))
         s.connect(("127.0.0.1", port))
-        s.sendall(bytes.fromhex("80000001"))
-        answer = b""
-        while len(answer) < 4:
-            chunk = s.recv(4 - len(answer))
-            if not chunk:
-                break
-            answer += chunk
-        if answer != b"\x00\x00\x00\x00":
-            s.close()
-            continue
+        starttls(s)
         try:
             held.append(context.wrap_socket(s, server_hostname="kdc.service.test"))
         except (ssl.SSLError, OSError) as e:

@@ -260,8 +260,9 @@ public struct Configuration: Sendable {
         }
     }
 
+    /// An optional switch: on only when it says so.
     static func flag(_ text: String?) -> Bool {
-        ["true", "yes", "on", "1"].contains(text?.lowercased() ?? "")
+        text.flatMap(boolean) ?? false
     }
 
     static func realm(_ name: String, in profile: ProfileFile, allowShortLifetime: Bool = false) throws -> Realm {
@@ -358,13 +359,11 @@ public struct Configuration: Sendable {
         }
         func direction(_ key: String, default value: Bool = true) -> Bool {
             guard let text = values(key).last else { return value }
-            switch text.lowercased() {
-            case "true", "yes", "on", "1": return true
-            case "false", "no", "off", "0": return false
-            default:
+            guard let on = boolean(text) else {
                 problems.append("\(place): \(key) must be true or false, not \"\(text)\"")
                 return value
             }
+            return on
         }
         return PeerPolicy(allowed: patterns("peers_allowed"), denied: patterns("peers_denied") ?? [],
                           incoming: direction("incoming"), outgoing: direction("outgoing"),

@@ -1,5 +1,6 @@
 import Foundation
 import KXKDB
+import Logging
 
 /// What kxoverd checks of each realm's KDB before it serves (and `kxoverd -n`
 /// checks too): that the KDB opens in its kadm5 mode and, over kadmind, that
@@ -10,6 +11,15 @@ public struct KDBAccessCheck {
     /// Worth a line in the log, not a refusal (e.g. kadmind down at start:
     /// kxoverd checks again on first use, and stores fail until it answers).
     public var warnings: [String] = []
+
+    /// What the process that holds the KDB checks as it starts (kxoverd
+    /// without privsep, or the keeper): a missing kadm5 right would fail the
+    /// first exchange halfway, so it refuses now, naming it; warnings are logged.
+    public static func atStart(_ configuration: Configuration, logger: Logger) throws {
+        let access = run(configuration, strict: false)
+        guard access.problems.isEmpty else { throw ConfigurationError(path: configuration.path, problems: access.problems) }
+        for warning in access.warnings { logger.warning("\(warning)") }
+    }
 
     /// `strict`: an unreachable KDB is a problem too (`kxoverd -n`).
     public static func run(_ configuration: Configuration, strict: Bool) -> KDBAccessCheck {

@@ -18,6 +18,8 @@ final class FramedChannel {
     /// Called once, with the reason, when the other end is gone or the stream broke.
     private var onClose: ((String) -> Void)?
     private(set) var closed = false
+    /// The channel ended because the other end sent what does not decode.
+    private(set) var closedOnMalformedInput = false
 
     init(fd: Int32, loop: EventLoop) {
         self.fd = fd
@@ -40,9 +42,11 @@ final class FramedChannel {
         flush()
     }
 
-    func close(_ reason: String) {
+    /// `malformed`: the other end sent what does not decode (its process is not to be trusted).
+    func close(_ reason: String, malformed: Bool = false) {
         guard !closed else { return }
         closed = true
+        closedOnMalformedInput = malformed
         readWatch?.cancel()
         writeWatch?.cancel()
         readWatch = nil
@@ -67,7 +71,7 @@ final class FramedChannel {
                 return close("reading the channel: \(String(cString: strerror(errno)))")
             }
             var frames: [[UInt8]]
-            do { frames = try reader.feed(buffer[0..<n]) } catch { return close("a malformed frame: \(error)") }
+            do { frames = try reader.feed(buffer[0..<n]) } catch { return close("a malformed frame: \(error)", malformed: true) }
             // Zeroised in place once handled: the array's own buffers, not copies.
             for i in frames.indices {
                 if !closed { onFrame?(frames[i]) }

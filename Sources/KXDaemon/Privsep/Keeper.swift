@@ -42,14 +42,9 @@ public final class Keeper {
     public init(configuration: Configuration, logger: Logger, engineArguments: [String], firstEngineArguments: [String] = []) throws {
         let problems = configuration.daemonProblems()
         guard problems.isEmpty else { throw ConfigurationError(path: configuration.path, problems: problems) }
-        // The engine cannot do this: it has no KDB access. A missing right would fail the first exchange halfway.
-        let access = KDBAccessCheck.run(configuration, strict: false)
-        guard access.problems.isEmpty else { throw ConfigurationError(path: configuration.path, problems: access.problems) }
-        for warning in access.warnings { logger.warning("\(warning)") }
-        let account = try PrivilegeDrop.account(named: configuration.kxoverUser)
-        guard geteuid() == 0 else {
-            throw PrivilegeDrop.Failure(description: "privsep: kxoverd must start as root to run its engine as \(account.name) (privsep = false is for development only)")
-        }
+        // The engine cannot do this: it has no KDB access.
+        try KDBAccessCheck.atStart(configuration, logger: logger)
+        try PrivilegeDrop.requireRoot(for: try PrivilegeDrop.account(named: configuration.kxoverUser))
         self.configuration = configuration
         self.logger = logger
         self.engineArguments = engineArguments
@@ -118,7 +113,9 @@ public final class Keeper {
             let server = KeeperServer(fd: channel, loop: loop, realms: realms, checkInterval: configuration.keyCheckInterval,
                                       storesPerMinute: storesPerMinute, logger: logger)
             self.server = server
-            server.start { [weak self] reason in self?.channelEnded(reason, pid: pid) }
+            server.start { [weak self, weak server] reason in
+                self?.channelEnded(reason, malformed: server?.endedOnMalformedInput ?? false, pid: pid)
+            }
             logger.info("engine started (pid \(pid))")
         } catch {
             logger.error("\(error)")
@@ -127,9 +124,9 @@ public final class Keeper {
     }
 
     /// The engine closed its end (it is stopping) or sent what does not decode (it is killed).
-    private func channelEnded(_ reason: String, pid: pid_t) {
+    private func channelEnded(_ reason: String, malformed: Bool, pid: pid_t) {
         guard engine == pid else { return }
-        if reason.contains("malformed") {
+        if malformed {
             logger.error("ending engine pid \(pid): \(reason)")
             kill(pid, SIGKILL)
         }

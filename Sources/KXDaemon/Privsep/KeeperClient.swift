@@ -39,7 +39,7 @@ public final class KeeperClient {
 
     private func received(_ frame: [UInt8]) {
         let reply: KeeperEnvelope<KeeperReply>
-        do { reply = try KeeperWire.decodeReply(frame) } catch { return channel.close("a malformed reply from the keeper: \(error)") }
+        do { reply = try KeeperWire.decodeReply(frame) } catch { return channel.close("a malformed reply from the keeper: \(error)", malformed: true) }
         guard let completion = waiting.removeValue(forKey: reply.id) else { return channel.close("a reply to no request (id \(reply.id))") }
         if case .failed(let error) = reply.body { return completion(.failure(error)) }
         completion(.success(reply.body))

@@ -58,6 +58,9 @@ public final class KeeperServer {
 
     public func close() { channel.close("closed by the keeper") }
 
+    /// The channel ended on a request or frame that does not decode.
+    public var endedOnMalformedInput: Bool { channel.closedOnMalformedInput }
+
     private func received(_ frame: [UInt8]) {
         let request: KeeperEnvelope<KeeperRequest>
         do {
@@ -65,7 +68,7 @@ public final class KeeperServer {
         } catch {
             violations += 1
             logger.error("protocol violation by the engine: a request that does not decode (\(error)); ending its channel")
-            return channel.close("a malformed request")
+            return channel.close("a malformed request", malformed: true)
         }
         let now = now()
         if let refusal = rules.refusal(of: request.body, now: now) {

@@ -29,10 +29,15 @@ public enum PrivilegeDrop {
         return Account(name: name, uid: entry.pw_uid, gid: entry.pw_gid)
     }
 
-    public static func drop(to account: Account) throws {
+    /// Only root can run the engine as another account.
+    public static func requireRoot(for account: Account) throws {
         guard geteuid() == 0 else {
             throw Failure(description: "privsep: kxoverd must start as root to run its engine as \(account.name) (privsep = false is for development only)")
         }
+    }
+
+    public static func drop(to account: Account) throws {
+        try requireRoot(for: account)
         // SIGTERM when the keeper dies: the engine drains and stops rather than run on alone.
         let step = kx_drop_privileges(account.uid, account.gid, SIGTERM)
         guard step == 0 else {

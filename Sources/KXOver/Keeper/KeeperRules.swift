@@ -52,17 +52,12 @@ public struct KeeperRules: Sendable {
 
     /// Nil when `principal` is a crossover principal of `local`'s KDB.
     public static func principalRefusal(_ principal: Principal, local: String) -> String? {
-        let components = principal.name.components
         let shown = "\(principal)".prefix(200)
-        guard components.count == 2, components[0] == "krbtgt" else {
-            return "\(shown) is not a krbtgt/REALM principal"
+        guard let instance = principal.name.krbtgtRealm else { return "\(shown) is not a krbtgt/REALM principal" }
+        if principal.realm == local, instance == local { return "\(shown) is \(local)'s own ticket-granting principal" }
+        guard let peer = principal.crossoverPeer(local: local) else {
+            return "\(shown) is neither krbtgt/X@\(local) nor krbtgt/\(local)@X"
         }
-        let instance = components[1]
-        let peer: String
-        if principal.realm == local { peer = instance }
-        else if instance == local { peer = principal.realm }
-        else { return "\(shown) is neither krbtgt/X@\(local) nor krbtgt/\(local)@X" }
-        guard peer != local else { return "\(shown) is \(local)'s own ticket-granting principal" }
         guard RealmName.isValid(peer) else { return "\(shown): \"\(peer.prefix(80))\" is not a well-formed realm" }
         return nil
     }

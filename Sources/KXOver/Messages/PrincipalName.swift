@@ -85,6 +85,15 @@ public struct Principal: Hashable, Sendable, CustomStringConvertible {
         Principal(realm: client, name: .krbtgt(service))
     }
 
+    /// The peer of a crossover principal in `local`'s KDB: X for
+    /// `krbtgt/X@LOCAL` or `krbtgt/LOCAL@X` (X ≠ LOCAL); nil for anything else.
+    public func crossoverPeer(local: String) -> String? {
+        guard let instance = name.krbtgtRealm else { return nil }
+        if realm == local, instance != local { return instance }
+        if instance == local, realm != local { return realm }
+        return nil
+    }
+
     public var description: String { "\(name)@\(realm)" }
 
     static func decode(_ reader: inout DERReader, field: String) throws -> Principal {

@@ -8,21 +8,11 @@ public enum PeerRealmCap {
     /// what would trouble a KDB (two principals a peer, a few kvnos each).
     public static let defaultMaximum = 1000
 
-    /// The peer realm of a crossover principal of `local`'s KDB:
-    /// X for `krbtgt/X@LOCAL` or `krbtgt/LOCAL@X`; nil for anything else.
-    public static func peer(of principal: Principal, local: String) -> String? {
-        let components = principal.name.components
-        guard components.count == 2, components[0] == "krbtgt" else { return nil }
-        if principal.realm == local, components[1] != local { return components[1] }
-        if components[1] == local, principal.realm != local { return principal.realm }
-        return nil
-    }
-
     /// Why a key for `principal` must not be created, or nil: it would add a
     /// peer beyond `maximum`. `existing` are the principals kxover manages now.
     public static func refusal(creating principal: Principal, local: String, existing: [Principal], maximum: Int) -> String? {
-        guard let peer = peer(of: principal, local: local) else { return nil }
-        let peers = Set(existing.compactMap { Self.peer(of: $0, local: local) })
+        guard let peer = principal.crossoverPeer(local: local) else { return nil }
+        let peers = Set(existing.compactMap { $0.crossoverPeer(local: local) })
         guard !peers.contains(peer), peers.count >= maximum else { return nil }
         return "max_peer_realms \(maximum) reached: \(local) already holds kxover keys with \(peers.count) peer realms, "
             + "so none is made for the new peer \(peer) (kxover list; kxover revoke frees a place)"

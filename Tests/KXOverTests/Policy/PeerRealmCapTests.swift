@@ -22,10 +22,10 @@ struct PeerRealmCapTests {
     }
 
     @Test func onlyCrossoverPrincipalsOfTheRealmCount() {
-        #expect(PeerRealmCap.peer(of: outgoing("A.TEST"), local: local) == "A.TEST")
-        #expect(PeerRealmCap.peer(of: incoming("A.TEST"), local: local) == "A.TEST")
-        #expect(PeerRealmCap.peer(of: .kdc(of: local), local: local) == nil)
-        #expect(PeerRealmCap.peer(of: .crossover(client: "X.TEST", service: "Y.TEST"), local: local) == nil)
+        #expect(outgoing("A.TEST").crossoverPeer(local: local) == "A.TEST")
+        #expect(incoming("A.TEST").crossoverPeer(local: local) == "A.TEST")
+        #expect(Principal.kdc(of: local).crossoverPeer(local: local) == nil)
+        #expect(Principal.crossover(client: "X.TEST", service: "Y.TEST").crossoverPeer(local: local) == nil)
         let existing = [Principal.kdc(of: local), .crossover(client: "X.TEST", service: "Y.TEST")]
         #expect(PeerRealmCap.refusal(creating: outgoing("A.TEST"), local: local, existing: existing, maximum: 1) == nil)
     }
