@@ -30,6 +30,10 @@ var targets: [Target] = [
     // Plain C in the KDC: no Swift start files, no Swift runtime (nothing of it is referenced).
     .target(name: "CHostRealmModule", cSettings: [.unsafeFlags(["-Wall"])],
             linkerSettings: [.linkedLibrary("krb5"), .unsafeFlags(["-nostartfiles", "-static-stdlib"])]),
+    // The kdcpolicy module krb5kdc loads (libkxover-kdcpolicy.so): one hop for kxover's keys.
+    // Plain C in the KDC like the hostrealm module; reads the KDC's own KDB through libkdb5.
+    .target(name: "CKDCPolicyModule", cSettings: [.unsafeFlags(["-Wall"])],
+            linkerSettings: [.linkedLibrary("krb5"), .linkedLibrary("kdb5"), .unsafeFlags(["-nostartfiles", "-static-stdlib"])]),
     // Runtime: the single-threaded libevent loop every adapter is driven by.
     .target(name: "KXEventLoop", dependencies: ["CEvent"]),
     .systemLibrary(name: "CUnbound", pkgConfig: "libunbound", providers: [.apt(["libunbound-dev", "libevent-dev"])]),
@@ -113,6 +117,7 @@ let package = Package(
         .executable(name: "kxover", targets: ["kxover"]),
         .executable(name: "kxoverd", targets: ["kxoverd"]),
         .library(name: "kxover-hostrealm", type: .dynamic, targets: ["CHostRealmModule"]),
+        .library(name: "kxover-kdcpolicy", type: .dynamic, targets: ["CKDCPolicyModule"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),

@@ -51,13 +51,13 @@ struct AtomicStoreTests {
             .joined(separator: "\n")
     }
 
-    @Test(arguments: [KeyStoreStep.validity, .keys])
-    func aNewPrincipalIsDeletedWhenItsStoreFails(step: KeyStoreStep) throws {
-        let realms = try TestRealms()
+    @Test(arguments: [KeyStoreStep.validity, .keys], [Kadm5Mode.local, .remote])
+    func aNewPrincipalIsDeletedWhenItsStoreFails(step: KeyStoreStep, mode: Kadm5Mode) throws {
+        let realms = try TestRealms(kadmind: mode == .remote)
         let principal = realms.crossoverPrincipal
         let before = try Self.snapshot(realms, realms.client, principal)
         #expect(before.contains("does not exist"), "\(before)")
-        let session = try KadminSession(realms.configuration(realms.client))
+        let session = try KadminSession(realms.configuration(realms.client, mode: mode))
         session.faults = Self.failing(before: step)
         #expect(throws: KeyStoreFailure.self) { try session.write(keyWrite(principal, seed: 1, kvno: 7)) }
         #expect(try Self.snapshot(realms, realms.client, principal) == before)
@@ -66,11 +66,14 @@ struct AtomicStoreTests {
         #expect(try session.write(keyWrite(principal, seed: 1, kvno: 7)) == .written)
     }
 
-    @Test(arguments: [KeyStoreStep.validity, .ticketLifetime, .keys])
-    func anExistingPrincipalKeepsItsKeysWhenARolloverFails(step: KeyStoreStep) throws {
-        let realms = try TestRealms()
+    /// In both modes: the keys are written last, so a rollover that fails
+    /// leaves the old key set as it was, and the undo takes the new validity
+    /// record off and puts the ticket lifetimes back.
+    @Test(arguments: [KeyStoreStep.validity, .ticketLifetime, .keys], [Kadm5Mode.local, .remote])
+    func anExistingPrincipalKeepsItsKeysWhenARolloverFails(step: KeyStoreStep, mode: Kadm5Mode) throws {
+        let realms = try TestRealms(kadmind: mode == .remote)
         let principal = realms.crossoverPrincipal
-        let session = try KadminSession(realms.configuration(realms.client))
+        let session = try KadminSession(realms.configuration(realms.client, mode: mode))
         #expect(try session.write(keyWrite(principal, seed: 1, kvno: 7)) == .written)
         let before = try Self.snapshot(realms, realms.client, principal)
         let digests = try session.storedKeys(principal, kvno: 7).map(\.digest)

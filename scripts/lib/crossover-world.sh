@@ -16,6 +16,7 @@ WORLD_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 KXOVERD=${KXOVERD:-$WORLD_ROOT/.build/debug/kxoverd}
 KXOVER=${KXOVER:-$WORLD_ROOT/.build/debug/kxover}
 KXOVER_HOSTREALM_MODULE=${KXOVER_HOSTREALM_MODULE:-$WORLD_ROOT/.build/debug/libkxover-hostrealm.so}
+KXOVER_KDCPOLICY_MODULE=${KXOVER_KDCPOLICY_MODULE:-$WORLD_ROOT/.build/debug/libkxover-kdcpolicy.so}
 
 world_log() { printf '%s\n' "$*" >&2; }
 
@@ -42,7 +43,7 @@ world_up() {
     --kadmind-port "${ports[4]}" --kpasswd-port "${ports[5]}" >/dev/null
   "$WORLD_ROOT/scripts/realm" init "$dir/realms" SERVICE.TEST --kdc-port "$WORLD_SERVICE_BACKEND" \
     --kadmind-port "${ports[6]}" --kpasswd-port "${ports[7]}" >/dev/null
-  world_hostrealm_module "$dir"
+  world_kdc_modules "$dir"
   "$WORLD_ROOT/scripts/realm" start "$dir/realms" CLIENT.TEST >/dev/null
   "$WORLD_ROOT/scripts/realm" start "$dir/realms" SERVICE.TEST >/dev/null
   "$WORLD_ROOT/scripts/realm" addprinc "$dir/realms" CLIENT.TEST alice --pw alice-pw >/dev/null
@@ -86,23 +87,34 @@ CONF
   world_start "$dir" service
 }
 
-# world_hostrealm_module DIR: CLIENT.TEST's krb5kdc loads kxover's hostrealm
+# world_kdc_modules DIR: both KDCs load the kdcpolicy module; CLIENT.TEST's also kxover's hostrealm
 # module, which asks the client kxoverd on DIR/client-hostrealm.sock.
-world_hostrealm_module() {
+world_kdc_modules() {
   local dir=$1
   grep -q '^\[kxover\]' "$dir/realms/CLIENT.TEST/kdc.conf" && return 0
   [ -f "$KXOVER_HOSTREALM_MODULE" ] ||
     world_log "no $KXOVER_HOSTREALM_MODULE (swift build --product kxover-hostrealm): CLIENT.TEST gives no host referrals"
+  [ -f "$KXOVER_KDCPOLICY_MODULE" ] ||
+    world_log "no $KXOVER_KDCPOLICY_MODULE (swift build --product kxover-kdcpolicy): one hop is MIT's alone"
   cat >>"$dir/realms/CLIENT.TEST/kdc.conf" <<CONF
 
 [plugins]
     hostrealm = {
         module = kxover:$KXOVER_HOSTREALM_MODULE
     }
+$(world_kdcpolicy_module)
 
 [kxover]
     hostrealm_socket = $dir/client-hostrealm.sock
 CONF
+  printf '\n[plugins]\n%s\n' "$(world_kdcpolicy_module)" >>"$dir/realms/SERVICE.TEST/kdc.conf"
+}
+
+# Both KDCs load kxover's kdcpolicy module (one hop, docs/transit.md), so
+# every crossover a world makes is judged by it. Lines for [plugins].
+world_kdcpolicy_module() {
+  [ -f "$KXOVER_KDCPOLICY_MODULE" ] || return 0
+  printf '    kdcpolicy = {\n        module = kxover:%s\n    }\n' "$KXOVER_KDCPOLICY_MODULE"
 }
 
 # world_config DIR REALM NAME FRONT_PORT BACKEND_PORT METRICS_PORT [KDC_HOST]

@@ -31,24 +31,16 @@ struct HostRealmModule: @unchecked Sendable {
     let validHost: ValidHost
     let initvt: InitVT
 
-    static let loaded: Result<HostRealmModule, TestFailureText> = {
-        var exe = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &exe, exe.count - 1)
-        let folder = n > 0 ? (cString(exe) as NSString).deletingLastPathComponent : "."
-        let path = folder + "/libkxover-hostrealm.so"
-        guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
-            return .failure(TestFailureText("dlopen \(path): \(String(cString: dlerror())) (swift build --build-tests builds it)"))
-        }
-        func symbol<T>(_ name: String, _ type: T.Type) -> T? {
-            dlsym(handle, name).map { unsafeBitCast($0, to: type) }
-        }
+    static let loaded: Result<HostRealmModule, TestFailureText> = BuiltModule.open("libkxover-hostrealm.so").flatMap { module in
+        let path = module.path
+        func symbol<T>(_ name: String, _ type: T.Type) -> T? { module.symbol(name, type) }
         guard let ask = symbol("kx_hostrealm_ask", Ask.self), let validRealm = symbol("kx_hostrealm_valid_realm", ValidRealm.self),
               let validHost = symbol("kx_hostrealm_valid_host", ValidHost.self),
               let initvt = symbol("hostrealm_kxover_initvt", InitVT.self) else {
             return .failure(TestFailureText("\(path) lacks a symbol"))
         }
         return .success(HostRealmModule(path: path, ask: ask, validRealm: validRealm, validHost: validHost, initvt: initvt))
-    }()
+    }
 
     static func get() throws -> HostRealmModule { try loaded.get() }
 
@@ -73,15 +65,6 @@ struct HostRealmModule: @unchecked Sendable {
         loop.run(until: { result.withLock { $0 != nil } }, timeout: 3)
         return result.withLock { $0 }
     }
-}
-
-func cString(_ buffer: [CChar]) -> String {
-    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-}
-
-struct TestFailureText: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }
 
 /// A stand-in kxoverd on its own thread: accepts one connection, reads the

@@ -16,7 +16,8 @@ import Testing
 /// - scripts/e2e-flood: one zone minting 183 realms against the zone budget
 ///   while another zone's realms cross as usual;
 /// - scripts/e2e-transit: three MIT realms, kxover keys A-B and B-C: when
-///   MIT lets A's users through B into C (docs/transit.md);
+///   MIT lets A's users through B into C, and kxover's kdcpolicy module
+///   keeping them to one hop (docs/transit.md);
 /// - scripts/e2e-admin: a least-privilege kadmind ACL, a right taken away,
 ///   keys removed by revoke and delprinc in both kadm5 modes, 50 quick
 ///   start/stop cycles in each mode;
@@ -45,7 +46,8 @@ struct ScenarioScriptTests {
         Scenario(script: "scripts/e2e-flood",
                  mustPrint: ["PASS: every realm below the other zone crossed during the flood"]),
         Scenario(script: "scripts/e2e-transit",
-                 mustPrint: ["PASS: hierarchical, no [capaths] anywhere: alice@A.EXAMPLE.TEST reaches"]),
+                 mustPrint: ["PASS: hierarchical, no [capaths] anywhere: alice@A.EXAMPLE.TEST reaches",
+                             "PASS: one hop, module at EXAMPLE.TEST and C.EXAMPLE.TEST: alice@A.EXAMPLE.TEST's transit is refused at EXAMPLE.TEST"]),
         Scenario(script: "scripts/e2e-admin",
                  mustPrint: ["PASS: client remote, service local: after kadmin delprinc the next user's first kvno succeeds",
                              "PASS: remote mode: 50 start/stop cycles of the service kxoverd"]),
