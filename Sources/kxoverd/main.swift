@@ -71,6 +71,9 @@ struct KXOverD: ParsableCommand {
                 FileHandle.standardError.write(Data("\(ConfigurationError(path: path, problems: problems))\n".utf8))
                 throw ExitCode(1)
             }
+            for warning in OneHopCheck.warnings(configuration) {
+                FileHandle.standardError.write(Data("kxoverd: warning: \(warning)\n".utf8))
+            }
             print("kxoverd: \(path) is valid: realms \(configuration.realms.keys.sorted().joined(separator: ", "))")
             return
         }

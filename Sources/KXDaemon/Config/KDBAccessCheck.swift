@@ -18,7 +18,7 @@ public struct KDBAccessCheck {
     public static func atStart(_ configuration: Configuration, logger: Logger) throws {
         let access = run(configuration, strict: false)
         guard access.problems.isEmpty else { throw ConfigurationError(path: configuration.path, problems: access.problems) }
-        for warning in access.warnings { logger.warning("\(warning)") }
+        for warning in access.warnings + OneHopCheck.warnings(configuration) { logger.warning("\(warning)") }
     }
 
     /// `strict`: an unreachable KDB is a problem too (`kxoverd -n`).

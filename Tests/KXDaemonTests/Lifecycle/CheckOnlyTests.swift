@@ -26,6 +26,15 @@ struct CheckOnlyTests {
         var adminKeytab: String { dir + "/admin.keytab" }
 
         var kdcProfile: String { "\(realm.dir)/\(realm.realm)/kdc.conf" }
+
+        /// FRONT.TEST's kdc.conf plus the [plugins] lines that load kxover's kdcpolicy module.
+        func profileLoadingKDCPolicy() throws -> String {
+            let path = dir + "/kdc-with-kdcpolicy.conf"
+            let text = try String(contentsOfFile: kdcProfile, encoding: .utf8)
+                + "\n[plugins]\n    kdcpolicy = {\n        module = kxover:/usr/lib/kxover/libkxover-kdcpolicy.so\n    }\n"
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
     }
 
     static let trustAnchor = "test. IN DS 19699 13 2 " + String(repeating: "5a", count: 32)
@@ -70,9 +79,21 @@ struct CheckOnlyTests {
     }
 
     @Test func aConfigurationTheStartAcceptsPasses() throws {
-        let result = try check(configuration())
+        let result = try check(configuration(replacing: ["kdc_profile": "        kdc_profile = \(try World.shared.profileLoadingKDCPolicy())"]))
         #expect(result.code == 0, "\(result.lines)")
         #expect(result.lines == ["kxoverd: kxover.conf is valid: realms FRONT.TEST"])
+    }
+
+    /// One hop needs kxover's kdcpolicy module in krb5kdc (docs/transit.md):
+    /// a KDC profile that does not load it is worth a warning, not a refusal.
+    @Test func aKDCWithoutTheKDCPolicyModuleIsAWarning() throws {
+        let result = try check(configuration())
+        #expect(result.code == 0, "\(result.lines)")
+        #expect(result.lines == [
+            "kxoverd: warning: [realms] FRONT.TEST: one hop is not enforced: \(World.shared.kdcProfile) loads no kxover "
+                + "kdcpolicy module ([plugins] kdcpolicy = { module = kxover:PATH }, docs/transit.md)",
+            "kxoverd: kxover.conf is valid: realms FRONT.TEST",
+        ])
     }
 
     /// The start refused these with "'kdc.example.org' is not a numeric
