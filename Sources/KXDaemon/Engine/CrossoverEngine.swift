@@ -221,7 +221,7 @@ public final class CrossoverEngine {
         }
         sequence += 1
         let id = "kx\(sequence)"
-        let log = Self.timedLog(logger, metrics: metrics, side: "client", faults: faults)
+        let log = Self.stageEvents(logger, metrics: metrics, faults: faults)
         let observer = clientStageObserver
         let record = ClientCrossover(
             id: id, local: local.policy, serviceRealm: target,
@@ -364,7 +364,7 @@ public final class CrossoverEngine {
         let record = ServerCrossover(id: id, frame: frame, session: session, locals: realms.values.map(\.policy),
                                      ports: .init(lookups: lookups, keyStores: stores, clock: ports, random: ports, timers: ports,
                                                   admitPeer: { [weak self] realm in self?.admitPeer(realm, side: "server") }),
-                                     log: Self.timedLog(logger, metrics: metrics, side: "server", faults: faults)) { [weak self] result in
+                                     log: Self.stageEvents(logger, metrics: metrics, faults: faults)) { [weak self] result in
             self?.serverFinished(result, id: id)
             completion(result)
         }
@@ -382,22 +382,16 @@ public final class CrossoverEngine {
         Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 
-    /// Logs each stage with the milliseconds since the exchange began.
-    /// Each stage's duration also goes to the stage histogram (a stage ends
-    /// when the next begins, the exchange finishes, or the stage fails).
-    /// `faults`, when kxoverd was started with a debug option, sees each
-    /// stage as it is entered, before its work begins.
-    static func timedLog(_ logger: Logger, metrics: DaemonMetrics? = nil, side: String = "",
-                         faults: StageFaults? = nil) -> (CrossoverEvent) -> Void {
-        let start = DispatchTime.now().uptimeNanoseconds
-        var current: (stage: String, since: UInt64)?
-        return { event in
-            let now = DispatchTime.now().uptimeNanoseconds
-            let ms = Double(now - start) / 1e6
-            logger.info("\(event) [+\(String(format: "%.1f", ms)) ms]")
-            if let metrics {
-                if let (stage, since) = current { metrics.stageEnded(side: side, stage: stage, seconds: Double(now - since) / 1e9) }
-                current = event.ends ? nil : (event.stage, now)
+    /// What each stage event becomes: a log line with the milliseconds since
+    /// the exchange began, the ended stage's duration in the stage histogram
+    /// (a stage ends when the next begins, the exchange finishes, or the
+    /// stage fails), and, when kxoverd was started with a debug option, the
+    /// fault hook, which sees each stage as it is entered, before its work.
+    static func stageEvents(_ logger: Logger, metrics: DaemonMetrics? = nil, faults: StageFaults? = nil) -> (CrossoverEvent) -> Void {
+        { event in
+            logger.info("\(event) [+\(String(format: "%.1f", event.elapsed * 1000)) ms]")
+            if let metrics, let ended = event.ended {
+                metrics.stageEnded(side: ended.stage.side.rawValue, stage: ended.stage.name, seconds: ended.seconds)
             }
             if event.outcome == .entered { faults?.stageEntered(event.stage) }
         }

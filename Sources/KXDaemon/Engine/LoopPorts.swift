@@ -30,4 +30,6 @@ public final class LoopPorts: Clock, RandomSource, Timers {
     public func schedule(after seconds: Double, _ body: @escaping () -> Void) -> Cancellable {
         loop.schedule(after: seconds, body)
     }
+
+    public var uptime: Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 }

@@ -16,17 +16,13 @@ final class ReplicaWaitingKeyStore: KeyStore {
     private let replica: KeyStore
     private let bound: Double
     private let timers: Timers
-    /// Monotonic seconds: the loop's clock, or a test's virtual one.
-    private let uptime: () -> Double
     private let logger: Logger
 
-    init(primary: KeyStore, replica: KeyStore, bound: Double, timers: Timers,
-         uptime: @escaping () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }, logger: Logger) {
+    init(primary: KeyStore, replica: KeyStore, bound: Double, timers: Timers, logger: Logger) {
         self.primary = primary
         self.replica = replica
         self.bound = bound
         self.timers = timers
-        self.uptime = uptime
         self.logger = logger
     }
 
@@ -37,14 +33,14 @@ final class ReplicaWaitingKeyStore: KeyStore {
     func store(_ write: CrossoverKeyWrite, completion: @escaping (Result<KeyWriteOutcome, KXError>) -> Void) {
         primary.store(write) { [weak self] result in
             guard let self, case .success = result else { return completion(result) }
-            self.awaitReplica(write.principal, kvno: write.kvno, since: self.uptime()) { completion(result) }
+            self.awaitReplica(write.principal, kvno: write.kvno, since: self.timers.uptime) { completion(result) }
         }
     }
 
     private func awaitReplica(_ principal: Principal, kvno: UInt32, since start: Double, then done: @escaping () -> Void) {
         replica.inspect(principal) { [weak self] entry in
             guard let self else { return done() }
-            let waited = self.uptime() - start
+            let waited = self.timers.uptime - start
             if case .success(.managed(let set)) = entry, set.versions.contains(where: { $0.kvno == kvno }) {
                 self.logger.info("\(principal) kvno \(kvno): the replica's KDB holds it after \(Int(waited * 1000)) ms")
                 return done()

@@ -1,4 +1,5 @@
 import Foundation
+import KXOver
 import Logging
 
 /// Fault injection for the scenario scripts (scripts/e2e-faults, scripts/e2e):
@@ -16,8 +17,8 @@ public final class StageFaults {
         self.logger = logger
     }
 
-    func stageEntered(_ stage: String) {
-        guard stage == stopAt || stage.hasPrefix(stopAt + " ") else { return }
+    func stageEntered(_ stage: CrossoverStage) {
+        guard stage.name == stopAt || stage.number == stopAt else { return }
         logger.warning("--debug-stop-at-stage: stopping the process on entering \(stage)")
         raise(SIGSTOP)
     }

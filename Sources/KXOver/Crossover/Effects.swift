@@ -21,6 +21,9 @@ public protocol RandomSource: AnyObject {
 public protocol Timers: AnyObject {
     @discardableResult
     func schedule(after seconds: Double, _ body: @escaping () -> Void) -> Cancellable
+    /// Seconds on a clock that only moves forward (only differences count):
+    /// how long a stage took.
+    var uptime: Double { get }
 }
 
 /// The client side's way to a peer KDC: one TCP connection per address tried.
@@ -113,27 +116,84 @@ public struct CrossoverEvent: Sendable, Hashable, CustomStringConvertible {
         case failed(KXError.Code)
     }
 
+    /// A stage and the time the exchange spent in it.
+    public struct StageTime: Sendable, Hashable {
+        public let stage: CrossoverStage
+        public let seconds: Double
+
+        public init(stage: CrossoverStage, seconds: Double) {
+            self.stage = stage
+            self.seconds = seconds
+        }
+    }
+
     public let exchange: String
-    /// The stage entered, or the one the exchange failed in ("C9 KX-REP").
-    public let stage: String
+    /// The stage entered, or the one the exchange failed in.
+    public let stage: CrossoverStage
     public let outcome: Outcome
     public let detail: String
+    /// Seconds since the exchange began.
+    public let elapsed: Double
+    /// The stage this event ended, with its duration: the one before `stage`
+    /// when a stage is entered, `stage` itself when it failed; nil at the start.
+    public let ended: StageTime?
 
-    public init(exchange: String, stage: String, outcome: Outcome = .entered, detail: String = "") {
+    public init(exchange: String, stage: CrossoverStage, outcome: Outcome = .entered, detail: String = "",
+                elapsed: Double = 0, ended: StageTime? = nil) {
         self.exchange = exchange
         self.stage = stage
         self.outcome = outcome
         self.detail = detail
+        self.elapsed = elapsed
+        self.ended = ended
     }
 
     /// True for the last event of an exchange.
     public var ends: Bool { outcome != .entered }
 
-    /// The stage's number as logs and --debug-stop-at-stage name it ("C9").
-    public var stageNumber: String { String(stage.prefix { $0 != " " }) }
-
     public var description: String {
         let failed = if case .failed = outcome { " failed" } else { "" }
         return "\(exchange) \(stage)\(failed)\(detail.isEmpty ? "" : ": " + detail)"
     }
+}
+
+/// A stage of either record, typed; logs and metrics use its name.
+public enum CrossoverStage: Sendable, Hashable, CustomStringConvertible {
+    case client(ClientCrossover.Stage)
+    case server(ServerCrossover.Stage)
+
+    public enum Side: String, Sendable { case client, server }
+
+    public var side: Side {
+        switch self {
+        case .client: .client
+        case .server: .server
+        }
+    }
+
+    /// As logged: "C9 KX-REP".
+    public var name: String {
+        switch self {
+        case .client(let stage): stage.rawValue
+        case .server(let stage): stage.rawValue
+        }
+    }
+
+    /// As logs and --debug-stop-at-stage name it: "C9".
+    public var number: String { String(name.prefix { $0 != " " }) }
+
+    public var description: String { name }
+}
+
+/// A record's stage type: each names its place among the crossover stages.
+protocol RecordStage: RawRepresentable, Equatable where RawValue == String {
+    var crossoverStage: CrossoverStage { get }
+}
+
+extension ClientCrossover.Stage: RecordStage {
+    var crossoverStage: CrossoverStage { .client(self) }
+}
+
+extension ServerCrossover.Stage: RecordStage {
+    var crossoverStage: CrossoverStage { .server(self) }
 }

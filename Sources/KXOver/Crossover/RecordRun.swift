@@ -2,7 +2,7 @@
 /// what is held (the operation in flight, the stage timer, the overall
 /// deadline, exported key bytes), and the completion, reported exactly once.
 /// A record describes its stages; this unwinds them.
-final class RecordRun<Stage: RawRepresentable & Equatable, Success> where Stage.RawValue == String {
+final class RecordRun<Stage: RecordStage, Success> {
     private(set) var trail: StageTrail<Stage>
     let hold: ExchangeHold
     private var completion: ((Result<Success, KXError>) -> Void)?
@@ -12,7 +12,7 @@ final class RecordRun<Stage: RawRepresentable & Equatable, Success> where Stage.
 
     init(exchange: String, start: Stage, failed: Stage, timers: Timers, log: @escaping (CrossoverEvent) -> Void,
          completion: @escaping (Result<Success, KXError>) -> Void) {
-        trail = StageTrail(exchange: exchange, start: start, log: log)
+        trail = StageTrail(exchange: exchange, start: start, uptime: { [timers] in timers.uptime }, log: log)
         hold = ExchangeHold(timers: timers)
         self.failed = failed
         self.completion = completion

@@ -16,6 +16,7 @@ final class VirtualPorts: Clock, RandomSource, Timers {
     var now: KerberosTime { KerberosTime(secondsSinceEpoch: start + Int64(elapsed))! }
     /// Virtual seconds since the start, finer than `now`.
     var seconds: Double { elapsed }
+    var uptime: Double { elapsed }
     func bytes(_ count: Int) -> [UInt8] { [UInt8](repeating: 7, count: count) }
     func number(below bound: Int) -> Int { 0 }
 

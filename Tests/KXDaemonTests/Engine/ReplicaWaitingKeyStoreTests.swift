@@ -43,7 +43,7 @@ struct ReplicaWaitingKeyStoreTests {
     func run(primary: ScriptedKDB, replica: ScriptedKDB, bound: Double) throws -> (Result<KeyWriteOutcome, KXError>?, Double) {
         let ports = VirtualPorts()
         let store = ReplicaWaitingKeyStore(primary: primary, replica: replica, bound: bound, timers: ports,
-                                           uptime: { ports.seconds }, logger: Logger(label: "test"))
+                                           logger: Logger(label: "test"))
         var outcome: Result<KeyWriteOutcome, KXError>?
         var took: Double?
         store.store(try write()) { outcome = $0; took = ports.seconds }

@@ -37,6 +37,7 @@ struct SiblingKeyWaitTests {
         var pending: [(seconds: Double, body: () -> Void)] = []
 
         init(now: KerberosTime) { self.now = now }
+        var uptime: Double { 0 }
 
         func schedule(after seconds: Double, _ body: @escaping () -> Void) -> Cancellable {
             pending.append((seconds, body))

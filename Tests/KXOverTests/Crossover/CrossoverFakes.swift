@@ -15,6 +15,7 @@ final class FakeWorld: Clock, RandomSource, Timers {
     init(now: String = "20261128120000Z") { time = try! KerberosTime(now).secondsSinceEpoch }
 
     var now: KerberosTime { KerberosTime(secondsSinceEpoch: time + Int64(virtual))! }
+    var uptime: Double { virtual }
 
     func bytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in counter &+= 1; return counter } }
     func number(below bound: Int) -> Int { 0 }

@@ -266,6 +266,28 @@ struct CrossoverTests {
         expectClientFailure(h, client, at: .receiving, .timeout)
     }
 
+    /// Stage events carry their timing (the Timers port's clock): each names
+    /// the stage it ended and how long that took, and the failing stage's
+    /// time is the bound it waited out.
+    @Test func stageEventsCarryTheirDurations() {
+        let h = CrossoverHarness()
+        h.pair.server.onFirstMessage = { _ in }   // swallow the KX-REQ
+        _ = h.run(advance: 11)
+        let client = h.log.filter { $0.exchange == "c1" }
+        guard let failed = client.last, client.count > 2 else { Issue.record("no events: \(h.log)"); return }
+        #expect(failed.outcome == .failed(.timeout))
+        #expect(failed.stage == .client(.receiving))
+        #expect(failed.ended == .init(stage: .client(.receiving), seconds: CrossoverTimeouts.client.reply))
+        #expect(failed.elapsed == CrossoverTimeouts.client.reply)
+        // The first event ends no stage; each later one ends the stage the one before it entered.
+        #expect(client[0].ended == nil)
+        for (before, event) in zip(client, client.dropFirst()) {
+            #expect(event.ended?.stage == before.stage, "\(event)")
+        }
+        #expect(client.dropLast().allSatisfy { $0.ended?.seconds ?? 0 == 0 && $0.elapsed == 0 })
+        #expect(failed.stage.side == .client && failed.stage.number == "C9" && failed.stage.name == "C9 KX-REP")
+    }
+
     @Test func forgedReplyFailsTheMergeChecks() {
         let h = CrossoverHarness()
         h.pair.server.onFirstMessage = { [unowned h] frame in
