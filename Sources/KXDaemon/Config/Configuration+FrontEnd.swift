@@ -1,3 +1,4 @@
+import KXEventLoop
 /// `listen` and `backend_kdc` as the front end takes them: numeric addresses
 /// only, parsed one way for the start and for `kxoverd -n`.
 extension Configuration {
@@ -30,7 +31,7 @@ extension Configuration {
 
     /// The parser's reason without its "front end address ..." preamble (the caller names the relation).
     private static func reason(_ error: Error) -> String {
-        if case FrontEndError.badAddress(_, let why) = error { return why }
+        if case SocketError.badAddress(_, let why) = error { return why }
         return "\(error)"
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import KXDNS
+import KXEventLoop
 import KXKDB
 import KXOver
 

@@ -1,3 +1,4 @@
+import KXEventLoop
 import KXOver
 import TLSPool
 

@@ -56,7 +56,7 @@ final class BackendTCPExchange: BackendExchange {
         do {
             fd = try Sockets.connectTCP(to: backend.address).fd
         } catch {
-            return finish(.failure(error))
+            return finish(.failure(RelayFailure(connecting: error)))
         }
         // On loopback the handshake is usually done by now; if not, the
         // write says EAGAIN and we wait for writability.

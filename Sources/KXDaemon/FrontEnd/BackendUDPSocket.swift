@@ -11,7 +11,7 @@ final class BackendUDPSocket {
     weak var owner: BackendUDPExchange?
 
     init(connectedTo backend: SocketAddress, loop: EventLoop) throws(RelayFailure) {
-        fd = try Sockets.connectedUDP(to: backend)
+        do { fd = try Sockets.connectedUDP(to: backend) } catch { throw RelayFailure(connecting: error) }
         watch = loop.watch(fd: fd, events: .readable) { [weak self] _ in self?.readable() }
     }
 

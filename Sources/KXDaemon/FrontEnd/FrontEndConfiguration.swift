@@ -1,3 +1,4 @@
+import KXEventLoop
 import KXOver
 
 /// What one KDC front end serves: the public addresses (each gets a UDP and a

@@ -1,16 +1,14 @@
 import Glibc
+import KXEventLoop
 
 /// Why the front end could not start or do what it was asked.
+/// (Sockets and addresses fail with KXEventLoop's SocketError.)
 public enum FrontEndError: Error, Equatable, Sendable, CustomStringConvertible {
-    case badAddress(String, String)
-    case system(String, Int32)
     case badConfiguration(String)
     case closed
 
     public var description: String {
         switch self {
-        case .badAddress(let text, let why): "front end address \"\(text)\": \(why)"
-        case .system(let what, let code): "front end: \(what): \(String(cString: strerror(code)))"
         case .badConfiguration(let why): "front end configuration: \(why)"
         case .closed: "the front end is closed"
         }
@@ -44,6 +42,16 @@ public enum RelayFailure: Error, Equatable, Sendable, CustomStringConvertible {
         case .localResource(let code): "no socket for the backend: \(String(cString: strerror(code)))"
         case .cancelled: "relay cancelled"
         case .tooManyReplays: "too many replays of one request"
+        }
+    }
+}
+
+extension RelayFailure {
+    /// A backend connection that could not even be started.
+    init(connecting failure: ConnectFailure) {
+        switch failure {
+        case .localResource(let code): self = .localResource(code)
+        case .unreachable(let code): self = .backendUnreachable(code)
         }
     }
 }

@@ -1,4 +1,5 @@
 import Glibc
+import KXEventLoop
 
 /// Binds the UDP and TCP sockets of every listen address, all or nothing.
 /// A Kerberos client uses one port for both transports, so a port-0 address
@@ -28,7 +29,7 @@ enum ListenerBinding {
                     guard let actual = Sockets.localAddress(tcp) else {
                         let code = errno
                         close(tcp)
-                        throw FrontEndError.system("getsockname on \(requested)", code)
+                        throw SocketError.system("getsockname on \(requested)", code)
                     }
                     if requested.port == 0 && sharedPort == nil { sharedPort = actual.port }
                     do {
@@ -39,7 +40,7 @@ enum ListenerBinding {
                     }
                 }
                 return bound
-            } catch FrontEndError.system(_, EADDRINUSE) where picksPort && attempt < attempts {
+            } catch SocketError.system(_, EADDRINUSE) where picksPort && attempt < attempts {
                 release(bound)
             } catch {
                 release(bound)

@@ -1,3 +1,4 @@
+import KXEventLoop
 /// How a client reached the front end.
 public enum RelayTransport: String, Sendable, Hashable {
     case udp, tcp

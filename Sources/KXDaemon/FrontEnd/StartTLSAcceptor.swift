@@ -1,3 +1,4 @@
+import KXEventLoop
 import KXOver
 
 /// A client TCP connection that asked for STARTTLS (RFC 6251) and was answered

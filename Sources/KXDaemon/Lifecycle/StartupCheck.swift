@@ -107,9 +107,9 @@ public enum StartupCheck {
             do {
                 Glibc.close(try Sockets.udpListener(address))
                 return nil
-            } catch FrontEndError.system(_, EADDRINUSE) {
+            } catch SocketError.system(_, EADDRINUSE) {
                 return nil
-            } catch FrontEndError.system(let what, let code) {
+            } catch SocketError.system(let what, let code) {
                 return "[kxoverd] \(relation) \"\(word)\": \(what): \(String(cString: strerror(code)))"
             } catch {
                 return "[kxoverd] \(relation) \"\(word)\": \(error)"

@@ -17,7 +17,7 @@ final class MetricsEndpoint {
         fd = try Sockets.tcpListener(listen, backlog: 16)
         guard let bound = Sockets.localAddress(fd) else {
             Glibc.close(fd)
-            throw FrontEndError.system("getsockname on metrics_listen \(listen)", errno)
+            throw SocketError.system("getsockname on metrics_listen \(listen)", errno)
         }
         address = bound
         server = RequestServer(listener: fd, loop: loop, parse: Self.parse) { request, respond in

@@ -23,7 +23,7 @@ struct FrontEndSetupTests {
 
     @Test(arguments: ["10.1.2.3", "::1:88", "kdc.example:88", "[::1]:70000", "[::1", "[::1]88", "1.2.3.4:x", "", "[fe80::1%nosuchif]:88", "1.2.3:88"])
     func refusesWhatIsNotANumericAddressWithPort(_ text: String) {
-        #expect(throws: FrontEndError.self) { try SocketAddress(parsing: text) }
+        #expect(throws: SocketError.self) { try SocketAddress(parsing: text) }
     }
 
     @Test func refusesBadConfigurations() throws {
@@ -64,7 +64,7 @@ struct FrontEndSetupTests {
         try #require(port != 0)
         let taken = try SocketAddress(parsing: "127.0.0.1:\(port)")
         let frontEnd = try KDCFrontEnd(configuration: FrontEndConfiguration(realm: "FRONT.TEST", listen: [taken], backend: taken), loop: loop)
-        #expect(throws: FrontEndError.system("bind UDP 127.0.0.1:\(port)", EADDRINUSE)) { try frontEnd.start() }
+        #expect(throws: SocketError.system("bind UDP 127.0.0.1:\(port)", EADDRINUSE)) { try frontEnd.start() }
         #expect(frontEnd.boundAddresses.isEmpty)
         let tcp = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         defer { close(tcp) }

@@ -3,15 +3,15 @@ import KXEventLoop
 import KXOver
 import TLSPool
 
-/// Client-side connections to peer KDCs: a non-blocking TCP connect on the
-/// loop with the daemon's sockets; STARTTLS and the TLS Pool handshake are
-/// the connection's (`PoolPeerConnection`, in TLSPool).
-final class PoolPeerDialer: PeerDialer {
+/// The core's PeerDialer on the pool: a non-blocking TCP connect to a peer
+/// KDC on the loop; STARTTLS and the TLS Pool handshake are the connection's
+/// (`PoolPeerConnection`).
+public final class PoolPeerDialer: PeerDialer {
     private let loop: EventLoop
     /// Replaced when kxoverd reconnects to its pool; running sessions keep theirs.
-    var pool: TLSPoolClient
+    public var pool: TLSPoolClient
 
-    init(loop: EventLoop, pool: TLSPoolClient) {
+    public init(loop: EventLoop, pool: TLSPoolClient) {
         self.loop = loop
         self.pool = pool
     }
@@ -19,7 +19,7 @@ final class PoolPeerDialer: PeerDialer {
     final class Attempt: Cancellable {
         var watch: Watch?
         var fd: Int32 = -1
-        func cancel() {
+        public func cancel() {
             watch?.cancel()
             watch = nil
             if fd >= 0 { Glibc.close(fd); fd = -1 }
@@ -27,7 +27,7 @@ final class PoolPeerDialer: PeerDialer {
     }
 
     @discardableResult
-    func connect(host: String, address: String, port: UInt16, completion: @escaping (Result<PeerConnection, KXError>) -> Void) -> Cancellable {
+    public func connect(host: String, address: String, port: UInt16, completion: @escaping (Result<PeerConnection, KXError>) -> Void) -> Cancellable {
         let attempt = Attempt()
         let text = address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)"
         let peer: SocketAddress

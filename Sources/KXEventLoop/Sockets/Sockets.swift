@@ -1,21 +1,22 @@
 import Glibc
 
-/// The few socket calls the front end makes. Every descriptor is
+/// The few socket calls kxoverd makes (its front end, the client side's
+/// connections to peers, the control and metrics endpoints). Every descriptor is
 /// non-blocking and close-on-exec from birth (SOCK_NONBLOCK | SOCK_CLOEXEC),
 /// so no child process ever inherits a client connection.
-enum Sockets {
-    static let streamType = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
-    static let datagramType = Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+public enum Sockets {
+    public static let streamType = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+    public static let datagramType = Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
 
     /// A listening TCP socket. SO_REUSEADDR lets a restarted daemon bind while
     /// old connections sit in TIME_WAIT; IPv6 sockets are IPv6-only so that
     /// `0.0.0.0:88` and `[::]:88` can be configured side by side.
-    static func tcpListener(_ address: SocketAddress, backlog: Int32) throws -> Int32 {
+    public static func tcpListener(_ address: SocketAddress, backlog: Int32) throws -> Int32 {
         let fd = try open(address, type: streamType, what: "TCP listener")
         do {
             try setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR")
             try bindIPv6Only(fd, address, what: "TCP")
-            guard listen(fd, backlog) == 0 else { throw FrontEndError.system("listen on \(address)", errno) }
+            guard listen(fd, backlog) == 0 else { throw SocketError.system("listen on \(address)", errno) }
             return fd
         } catch {
             close(fd)
@@ -26,7 +27,7 @@ enum Sockets {
     /// A bound UDP socket. Deliberately without SO_REUSEADDR: on Linux it lets
     /// a second UDP socket (krb5kdc sets it too) bind the same port silently
     /// and take part of the traffic; a clash must fail instead.
-    static func udpListener(_ address: SocketAddress) throws -> Int32 {
+    public static func udpListener(_ address: SocketAddress) throws -> Int32 {
         let fd = try open(address, type: datagramType, what: "UDP listener")
         do {
             try bindIPv6Only(fd, address, what: "UDP")
@@ -39,29 +40,29 @@ enum Sockets {
 
     /// A UDP socket connected to `peer`: the kernel then delivers only that
     /// peer's datagrams to it and reports ICMP refusals as ECONNREFUSED.
-    static func connectedUDP(to peer: SocketAddress) throws(RelayFailure) -> Int32 {
+    public static func connectedUDP(to peer: SocketAddress) throws(ConnectFailure) -> Int32 {
         let fd = socket(peer.protocolFamily, datagramType, 0)
         guard fd >= 0 else { throw .localResource(errno) }
         guard peer.withSockAddr({ connect(fd, $0, $1) }) == 0 else {
             let code = errno
             close(fd)
-            throw .backendUnreachable(code)
+            throw .unreachable(code)
         }
         return fd
     }
 
     /// Starts a non-blocking TCP connect; true when it completed at once.
-    static func connectTCP(to peer: SocketAddress) throws(RelayFailure) -> (fd: Int32, connected: Bool) {
+    public static func connectTCP(to peer: SocketAddress) throws(ConnectFailure) -> (fd: Int32, connected: Bool) {
         let fd = socket(peer.protocolFamily, streamType, 0)
         guard fd >= 0 else { throw .localResource(errno) }
         if peer.withSockAddr({ connect(fd, $0, $1) }) == 0 { return (fd, true) }
         let code = errno
         if code == EINPROGRESS { return (fd, false) }
         close(fd)
-        throw .backendUnreachable(code)
+        throw .unreachable(code)
     }
 
-    static func localAddress(_ fd: Int32) -> SocketAddress? {
+    public static func localAddress(_ fd: Int32) -> SocketAddress? {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let ok = withUnsafeMutablePointer(to: &storage) {
@@ -71,14 +72,14 @@ enum Sockets {
     }
 
     /// SO_ERROR: the outcome of a non-blocking connect (0 = connected).
-    static func pendingError(_ fd: Int32) -> Int32 {
+    public static func pendingError(_ fd: Int32) -> Int32 {
         var code: Int32 = 0
         var length = socklen_t(MemoryLayout<Int32>.size)
         guard getsockopt(fd, SOL_SOCKET, SO_ERROR, &code, &length) == 0 else { return errno }
         return code
     }
 
-    enum Transfer: Equatable {
+    public enum Transfer: Equatable {
         case done(Int)
         case wouldBlock
         case endOfStream
@@ -86,7 +87,7 @@ enum Sockets {
     }
 
     /// One read into `buffer`, retried on EINTR.
-    static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Transfer {
+    public static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Transfer {
         while true {
             let n = recv(fd, buffer.baseAddress, buffer.count, 0)
             if n > 0 { return .done(n) }
@@ -100,7 +101,7 @@ enum Sockets {
     }
 
     /// One send, retried on EINTR; MSG_NOSIGNAL so a vanished peer is EPIPE, not SIGPIPE.
-    static func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Transfer {
+    public static func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Transfer {
         while true {
             let n = send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
             if n >= 0 { return .done(n) }
@@ -114,28 +115,28 @@ enum Sockets {
 
     private static func open(_ address: SocketAddress, type: Int32, what: String) throws -> Int32 {
         let fd = socket(address.protocolFamily, type, 0)
-        guard fd >= 0 else { throw FrontEndError.system("\(what) socket for \(address)", errno) }
+        guard fd >= 0 else { throw SocketError.system("\(what) socket for \(address)", errno) }
         return fd
     }
 
     private static func bindIPv6Only(_ fd: Int32, _ address: SocketAddress, what: String) throws {
         if address.family == .inet6 { try setOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1, "IPV6_V6ONLY") }
         guard address.withSockAddr({ bind(fd, $0, $1) }) == 0 else {
-            throw FrontEndError.system("bind \(what) \(address)", errno)
+            throw SocketError.system("bind \(what) \(address)", errno)
         }
     }
 
     private static func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32, _ label: String) throws {
         var value = value
         guard setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
-            throw FrontEndError.system("setsockopt \(label)", errno)
+            throw SocketError.system("setsockopt \(label)", errno)
         }
     }
 }
 
 extension Sockets {
     /// One datagram into `buffer` and its sender, retried on EINTR.
-    static func receiveDatagram(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> (Transfer, SocketAddress?) {
+    public static func receiveDatagram(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> (Transfer, SocketAddress?) {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         while true {
@@ -154,7 +155,7 @@ extension Sockets {
     }
 
     /// One datagram to `peer`; a full send buffer is reported, not waited on.
-    static func sendDatagram(_ fd: Int32, _ bytes: [UInt8], to peer: SocketAddress) -> Transfer {
+    public static func sendDatagram(_ fd: Int32, _ bytes: [UInt8], to peer: SocketAddress) -> Transfer {
         bytes.withUnsafeBytes { raw in
             peer.withSockAddr { address, length in
                 while true {
@@ -171,7 +172,7 @@ extension Sockets {
     }
 
     /// Accepts one connection as non-blocking and close-on-exec.
-    static func accept(_ listener: Int32) -> (fd: Int32, peer: SocketAddress?, error: Int32) {
+    public static func accept(_ listener: Int32) -> (fd: Int32, peer: SocketAddress?, error: Int32) {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         while true {

@@ -28,29 +28,29 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
         let host: Substring
         var portText: Substring?
         if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]") else { throw FrontEndError.badAddress(text, "missing ']'") }
+            guard let close = text.firstIndex(of: "]") else { throw SocketError.badAddress(text, "missing ']'") }
             host = text[text.index(after: text.startIndex)..<close]
             let rest = text[text.index(after: close)...]
             if !rest.isEmpty {
-                guard rest.first == ":" else { throw FrontEndError.badAddress(text, "expected ':PORT' after ']'") }
+                guard rest.first == ":" else { throw SocketError.badAddress(text, "expected ':PORT' after ']'") }
                 portText = rest.dropFirst()
             }
         } else if text.filter({ $0 == ":" }).count == 1, let colon = text.firstIndex(of: ":") {
             host = text[..<colon]
             portText = text[text.index(after: colon)...]
         } else if text.contains(":") {
-            throw FrontEndError.badAddress(text, "write an IPv6 address as [ADDRESS]:PORT")
+            throw SocketError.badAddress(text, "write an IPv6 address as [ADDRESS]:PORT")
         } else {
             host = Substring(text)
         }
         let port: UInt16
         if let portText {
-            guard let value = UInt16(portText) else { throw FrontEndError.badAddress(text, "port must be 0-65535") }
+            guard let value = UInt16(portText) else { throw SocketError.badAddress(text, "port must be 0-65535") }
             port = value
         } else if let defaultPort {
             port = defaultPort
         } else {
-            throw FrontEndError.badAddress(text, "no port")
+            throw SocketError.badAddress(text, "no port")
         }
         var v4 = in_addr()
         if inet_pton(AF_INET, String(host), &v4) == 1 {
@@ -62,18 +62,18 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
         if let percent = host.firstIndex(of: "%") {
             let name = String(host[host.index(after: percent)...])
             scope = UInt32(name) ?? if_nametoindex(name)
-            guard scope != 0 else { throw FrontEndError.badAddress(text, "unknown interface '\(name)'") }
+            guard scope != 0 else { throw SocketError.badAddress(text, "unknown interface '\(name)'") }
             bare = host[..<percent]
         }
         var v6 = in6_addr()
         guard inet_pton(AF_INET6, String(bare), &v6) == 1 else {
-            throw FrontEndError.badAddress(text, "'\(host)' is not a numeric IPv4 or IPv6 address")
+            throw SocketError.badAddress(text, "'\(host)' is not a numeric IPv4 or IPv6 address")
         }
         self.init(family: .inet6, addressBytes: withUnsafeBytes(of: &v6) { Array($0) }, port: port, scopeID: scope)
     }
 
     /// From what accept/recvfrom/getsockname filled in; nil for other families.
-    init?(storage: sockaddr_storage) {
+    public init?(storage: sockaddr_storage) {
         var storage = storage
         switch Int32(storage.ss_family) {
         case AF_INET:
@@ -94,10 +94,10 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
         SocketAddress(family: family, addressBytes: addressBytes, port: port, scopeID: scopeID)
     }
 
-    var protocolFamily: Int32 { family == .inet ? AF_INET : AF_INET6 }
+    public var protocolFamily: Int32 { family == .inet ? AF_INET : AF_INET6 }
 
     /// Calls `body` with a sockaddr for the socket calls.
-    func withSockAddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
+    public func withSockAddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
         switch family {
         case .inet:
             var v4 = sockaddr_in()
