@@ -34,9 +34,13 @@ final class RelayedRequest {
 
     func start() {
         guard let interceptor = context.interceptor else { return forward() }
-        startHold()
         interceptor.requestArrived(request, client: client, forward: { [weak self] in self?.forward() })
-        if !forwarded && !isFinished { context.counters.heldBeforeBackend += 1 }
+        // Most requests are forwarded within the call: only one the
+        // interceptor kept needs the hold's bound (no timer per request).
+        if !forwarded && !isFinished {
+            context.counters.heldBeforeBackend += 1
+            startHold()
+        }
     }
 
     /// The client went away or the front end closes: no answer, no abandon.
@@ -72,7 +76,6 @@ final class RelayedRequest {
         case .success(let reply):
             guard let interceptor = context.interceptor else { return deliver(reply) }
             context.counters.intercepted += 1
-            startHold()
             let loop = context.loop
             interceptor.backendReplied(
                 request: request, reply: reply, client: client,
@@ -81,6 +84,8 @@ final class RelayedRequest {
                     if let self { return self.replay(completion) }
                     loop?.schedule(after: 0) { completion(.failure(.cancelled)) }
                 })
+            // Delivered within the call (the usual case), or held: then bounded.
+            if !isFinished { startHold() }
         }
     }
 
