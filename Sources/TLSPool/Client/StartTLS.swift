@@ -12,9 +12,11 @@ import KXEventLoop
 ///       handshake ─final STARTTLS→ protected        any ─ERROR/timeout→ failed
 ///
 /// Completion is reported exactly once. The exchange keeps itself alive
-/// while a request of it is pending in the client. Descriptors: the TCP socket is ours
-/// from `init` and closed once the pool holds its duplicate (or on failure);
-/// our socketpair end goes to the session on success and is closed on failure.
+/// while a request of it is pending in the client. What it holds goes with
+/// the stage (`Held`): the TCP socket is ours from `init` and closed once the
+/// pool holds its duplicate; then the pool's pending answer and our
+/// socketpair end, which goes to the session on success. One unwinding,
+/// `fail`, releases whatever is held.
 public final class StartTLS {
     public enum Stage: String, Sendable {
         case unprotected, identityAndFeatures, introduced, handshake, localIdentityCheck, reconnect, protected, failed
@@ -40,17 +42,26 @@ public final class StartTLS {
     /// Every stage entered, in order (for logs and tests).
     public private(set) var transcript: [Stage] = [.unprotected]
 
+    /// What the exchange holds, by stage of the table above.
+    private enum Held {
+        /// unprotected, identityAndFeatures, introduced: our TCP socket.
+        case tcpSocket(Int32)
+        /// handshake, localIdentityCheck, reconnect: the request the pool owes
+        /// an answer to, and our end of the plaintext socketpair once made.
+        case inPool(awaitedReqid: UInt16?, plaintextEnd: Int32?)
+        /// protected, failed: nothing.
+        case nothing
+    }
+
     private let localIDHandler: LocalIDHandler?
     private var completion: Completion?
-    private var tcpSocket: Int32?
-    private var plaintextEnd: Int32?
-    private var awaitedReqid: UInt16?
+    private var held: Held
     private var deadline: Watch?
 
     public init(client: TLSPoolClient, tcpSocket: Int32, parameters: StartTLSParameters,
                 localIDHandler: LocalIDHandler? = nil, completion: @escaping Completion) {
         self.client = client
-        self.tcpSocket = tcpSocket
+        held = .tcpSocket(tcpSocket)
         self.parameters = parameters
         self.localIDHandler = localIDHandler
         self.completion = completion
@@ -59,8 +70,7 @@ public final class StartTLS {
 
     deinit {
         deadline?.cancel()
-        Descriptors.close(tcpSocket)
-        Descriptors.close(plaintextEnd)
+        closeHeldDescriptors()
     }
 
     /// Begins the exchange: PING once per pool connection, then STARTTLS.
@@ -102,18 +112,18 @@ public final class StartTLS {
     }
 
     private func sendStartTLS() {
+        guard case .tcpSocket(let tcp) = held else { return fail(.protocolViolation("STARTTLS without its TCP socket")) }
         enter(.handshake)
-        let record = parameters.record(ctlkey: ctlkey)
-        send(record, passing: tcpSocket)
+        held = .inPool(awaitedReqid: nil, plaintextEnd: nil)
+        send(parameters.record(ctlkey: ctlkey), passing: tcp)
         // The pool holds its own duplicate now; ours would keep the TCP
         // connection open after the pool closes it.
-        Descriptors.close(tcpSocket)
-        tcpSocket = nil
+        Descriptors.close(tcp)
     }
 
     /// Every pool record of this exchange arrives here.
     private func poolAnswered(_ record: TLSPoolRecord) {
-        awaitedReqid = nil
+        if case .inPool(_, let plaintext) = held { held = .inPool(awaitedReqid: nil, plaintextEnd: plaintext) }
         guard completion != nil else { return }
         switch record.command {
         case .startTLSLocalID: localIdentityRequested(record)
@@ -171,7 +181,7 @@ public final class StartTLS {
         guard let plaintext = plaintextEnd else {
             return fail(.protocolViolation("final STARTTLS before any plaintext socket was attached"))
         }
-        plaintextEnd = nil
+        held = .nothing   // the plaintext end is the session's now
         enter(.protected)
         let session = TLSPoolSession(client: client, ctlkey: ctlkey, plaintextFD: plaintext,
                                      localID: final.localID, remoteID: final.remoteID, flags: final.flags)
@@ -185,12 +195,18 @@ public final class StartTLS {
         transcript.append(next)
     }
 
+    /// Our end of the plaintext socketpair, once one was made.
+    private var plaintextEnd: Int32? {
+        if case .inPool(_, let plaintext) = held { plaintext } else { nil }
+    }
+
     /// Sends one record of the exchange as a new request (fresh reqid).
     private func send(_ record: TLSPoolRecord, passing fd: Int32?) {
         do {
-            awaitedReqid = try client.request(record, passing: fd) { reply in
+            let reqid = try client.request(record, passing: fd) { reply in
                 self.poolAnswered(reply)
             }
+            if case .inPool(_, let plaintext) = held { held = .inPool(awaitedReqid: reqid, plaintextEnd: plaintext) }
         } catch {
             fail(error as? TLSPoolError ?? .transport(error))
         }
@@ -205,7 +221,7 @@ public final class StartTLS {
             decline(record, TLSPoolError(code: EMFILE, message: "no socketpair for the plaintext side"))
             return fail(.transport(error))
         }
-        plaintextEnd = ours
+        held = .inPool(awaitedReqid: nil, plaintextEnd: ours)
         send(record, passing: theirs)
         Descriptors.close(theirs)
     }
@@ -215,16 +231,23 @@ public final class StartTLS {
         send(TLSPoolRecord.error(reason.code, reason.message, cbid: callback.cbid), passing: nil)
     }
 
+    /// The one unwinding: whatever the stage holds is released, then the
+    /// failure is reported (once).
     private func fail(_ error: TLSPoolError) {
         guard completion != nil else { return }
         enter(.failed)
-        if let reqid = awaitedReqid { client.cancel(reqid) }   // a late reply is dropped, a late callback refused
-        awaitedReqid = nil
-        Descriptors.close(tcpSocket)
-        tcpSocket = nil
-        Descriptors.close(plaintextEnd)
-        plaintextEnd = nil
+        if case .inPool(let reqid?, _) = held { client.cancel(reqid) }   // a late reply is dropped, a late callback refused
+        closeHeldDescriptors()
         finish(.failure(error))
+    }
+
+    private func closeHeldDescriptors() {
+        switch held {
+        case .tcpSocket(let fd): Descriptors.close(fd)
+        case .inPool(_, let plaintext): Descriptors.close(plaintext)
+        case .nothing: break
+        }
+        held = .nothing
     }
 
     private func finish(_ result: Result<TLSPoolSession, TLSPoolError>) {
