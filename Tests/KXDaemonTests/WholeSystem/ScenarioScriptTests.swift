@@ -12,7 +12,8 @@ import Testing
 /// - scripts/multikdc: kxoverd beside a replica writing through the primary's
 ///   kadmind, the key carried by MIT iprop;
 /// - scripts/e2e-policy: the peer policy refusing each way by each rule,
-///   reloaded by SIGHUP, and a key whose peer is denied later;
+///   reloaded by SIGHUP, a key whose peer is denied later, and one hop on a
+///   key kxoverd made;
 /// - scripts/e2e-flood: one zone minting 183 realms against the zone budget
 ///   while another zone's realms cross as usual;
 /// - scripts/e2e-transit: three MIT realms, kxover keys A-B and B-C: when
@@ -42,7 +43,8 @@ struct ScenarioScriptTests {
         Scenario(script: "scripts/multikdc", mustPrint: ["PASS: the replica's krb5kdc serves the key", "iprop propagation: "]),
         Scenario(script: "scripts/e2e-policy",
                  mustPrint: ["PASS: deny-name: the client log has the service's refusal",
-                             "PASS: denied later: kxover list marks the existing key 'denied by policy'"]),
+                             "PASS: denied later: kxover list marks the existing key 'denied by policy'",
+                             "PASS: one hop: ...by CLIENT.TEST's KDC, which names kxover's key and the outgoing rule"]),
         Scenario(script: "scripts/e2e-flood",
                  mustPrint: ["PASS: every realm below the other zone crossed during the flood"]),
         Scenario(script: "scripts/e2e-transit",
