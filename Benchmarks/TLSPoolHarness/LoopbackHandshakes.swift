@@ -72,6 +72,62 @@ public final class LoopbackHandshakes {
         return durations
     }
 
+    /// `count` exchanges with `inFlight` of them running at once (each
+    /// followed by a key export on both sides, compared); returns the wall
+    /// time of all of them. Fails on the first that does not complete or
+    /// whose keys differ, or when they take longer than `timeout` in all.
+    public func runConcurrentHandshakes(count: Int, inFlight: Int, clientID: String, serverID: String,
+                                        exportLength: Int = 64, timeout: Double = 300) throws -> TimeInterval {
+        var launched = 0, completed = 0
+        var failure: Error?
+        var running: [Int: (StartTLS, StartTLS)] = [:]
+        func launch() {
+            let number = launched
+            launched += 1
+            let tcp: (client: Int32, server: Int32)
+            do { tcp = try loopbackTCPPair() } catch { failure = error; return }
+            var clientResult: Result<TLSPoolSession, TLSPoolError>?, serverResult: Result<TLSPoolSession, TLSPoolError>?
+            func bothDone() {
+                guard let clientResult, let serverResult else { return }
+                running[number] = nil
+                do {
+                    let a = try clientResult.get(), b = try serverResult.get()
+                    var first: Result<KeyMaterial, TLSPoolError>?, second: Result<KeyMaterial, TLSPoolError>?
+                    func compared() {
+                        guard let first, let second else { return }
+                        defer { a.close(); b.close() }
+                        do {
+                            let x = try first.get(), y = try second.get()
+                            guard x.withUnsafeBytes({ p in y.withUnsafeBytes { q in p.elementsEqual(q) } }) else {
+                                failure = TLSPoolError(code: EPROTO, message: "exported keys differ"); return
+                            }
+                        } catch { failure = error; return }
+                        completed += 1
+                        if launched < count && failure == nil { launch() }
+                    }
+                    a.exportKey(label: KeySchedule.exporterLabel, context: [], length: exportLength) { first = $0; compared() }
+                    b.exportKey(label: KeySchedule.exporterLabel, context: [], length: exportLength) { second = $0; compared() }
+                } catch {
+                    failure = error
+                }
+            }
+            let clientExchange = StartTLS(client: clientSide, tcpSocket: tcp.client,
+                                          parameters: .kxoverClient(localID: clientID, remoteID: serverID)) { clientResult = $0; bothDone() }
+            let serverExchange = StartTLS(client: serverSide, tcpSocket: tcp.server, parameters: .kxoverServer(),
+                                          localIDHandler: { proposed, _ in .accept(localID: proposed) }) { serverResult = $0; bothDone() }
+            running[number] = (clientExchange, serverExchange)
+            serverExchange.start()
+            clientExchange.start()
+        }
+        let started = Date()
+        for _ in 0..<min(inFlight, count) { launch() }
+        loop.run(until: { completed == count || failure != nil }, timeout: timeout)
+        for (client, server) in running.values { client.abandon(); server.abandon() }
+        if let failure { throw failure }
+        guard completed == count else { throw TLSPoolError(code: ETIMEDOUT, message: "\(completed) of \(count) exchanges in \(timeout) s") }
+        return Date().timeIntervalSince(started)
+    }
+
     /// Exports on both sessions and compares the material without copying it out.
     public func exportedKeysAgree(_ a: TLSPoolSession, _ b: TLSPoolSession, label: String, context: [UInt8]?, length: Int,
                                   timeout: Double = 10) throws -> Bool {

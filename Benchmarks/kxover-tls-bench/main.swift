@@ -16,8 +16,14 @@ import TLSPool
 func benchmark() throws {
     let arguments = CommandLine.arguments
     guard arguments.count >= 3 else {
-        print("usage: kxover-tls-bench CERT_DIR GNUTLS_RATE [COUNT [FLOOR_RATE]]")
+        print("usage: kxover-tls-bench CERT_DIR GNUTLS_RATE [COUNT [FLOOR_RATE [IN_FLIGHT:FLOOR_RATE ...]]]")
         exit(2)
+    }
+    // The floor with N handshakes in flight, for the same parallelism through the pool.
+    let parallel: [(inFlight: Int, floor: Double)] = arguments.dropFirst(5).compactMap { argument in
+        let parts = argument.split(separator: ":")
+        guard parts.count == 2, let n = Int(parts[0]), n > 1, let rate = Double(parts[1]) else { return nil }
+        return (n, rate)
     }
     let dir = arguments[1]
     let baseline = Double(arguments[2]) ?? 0
@@ -53,6 +59,16 @@ func benchmark() throws {
         print("  ratio (pool / floor; goal at least 0.8)               \(String(format: "%10.2f", rate / floor))")
     }
     print("  ratio (pool / gnutls-cli)                             \(String(format: "%10.2f", rate / max(baseline, 1)))")
+    if !parallel.isEmpty {
+        print("  in flight   floor per second   pool per second   ratio (goal at least 0.8)")
+        for (inFlight, floorRate) in parallel {
+            let total = max(count, inFlight)
+            let elapsed = try handshakes.runConcurrentHandshakes(count: total, inFlight: inFlight,
+                                                                 clientID: "kdc.client.test", serverID: "kdc.service.test")
+            let poolRate = Double(total) / elapsed
+            print("  \(String(format: "%9d", inFlight))   \(String(format: "%16.0f", floorRate))   \(String(format: "%15.0f", poolRate))   \(String(format: "%5.2f", poolRate / max(floorRate, 1)))")
+        }
+    }
     clientPool.shutdown(timeout: 2)
     serverPool.shutdown(timeout: 2)
 }

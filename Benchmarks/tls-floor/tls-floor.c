@@ -5,8 +5,10 @@
  * the peer's SPKI against its pin (DANE-EE 3 1 1) and derives a 64-byte
  * exporter with a 300-byte context, as a KXOVER exchange does.
  *
- * usage: tls-floor CERT_DIR COUNT   (CERT_DIR as scripts/kdccert makes it:
- * client.{crt,key,tlsa-ee}, service.{crt,key,tlsa-ee}). Prints handshakes a
+ * usage: tls-floor CERT_DIR COUNT [IN_FLIGHT]   (CERT_DIR as scripts/kdccert
+ * makes it: client.{crt,key,tlsa-ee}, service.{crt,key,tlsa-ee}). With
+ * IN_FLIGHT (default 1) lanes, each running its share of the handshakes one
+ * after the other, that many are in flight at once. Prints handshakes a
  * second and the median in ms. Bounded: COUNT handshakes. */
 #include <gnutls/gnutls.h>
 #include <gnutls/abstract.h>
@@ -99,11 +101,43 @@ static int compare(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* One lane: `count` handshakes one after the other, each timed into `durations`. */
+struct lane {
+    struct side client, server;
+    int count;
+    double *durations;
+    int failed;
+};
+
+static void *run_lane(void *argument) {
+    struct lane *lane = argument;
+    for (int i = 0; i < lane->count; i++) {
+        int pair[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0) { lane->failed = 1; return NULL; }
+        lane->client.fd = pair[0]; lane->server.fd = pair[1];
+        double t0 = now();
+        pthread_t ct, st;
+        pthread_create(&st, NULL, run_side, &lane->server);
+        pthread_create(&ct, NULL, run_side, &lane->client);
+        pthread_join(ct, NULL);
+        pthread_join(st, NULL);
+        lane->durations[i] = now() - t0;
+        close(pair[0]); close(pair[1]);
+        if (!lane->client.ok || !lane->server.ok || memcmp(lane->client.exported, lane->server.exported, 64) != 0) {
+            lane->failed = 1;
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
 int main(int argc, char **argv) {
-    if (argc < 3) { fprintf(stderr, "usage: tls-floor CERT_DIR COUNT\n"); return 2; }
+    if (argc < 3) { fprintf(stderr, "usage: tls-floor CERT_DIR COUNT [IN_FLIGHT]\n"); return 2; }
     const char *dir = argv[1];
     int count = atoi(argv[2]);
+    int lanes = argc > 3 ? atoi(argv[3]) : 1;
     if (count <= 0 || count > 100000) die("COUNT must be 1 to 100000");
+    if (lanes <= 0 || lanes > 500 || lanes > count) die("IN_FLIGHT must be 1 to 500, at most COUNT");
     char a[1024], b[1024];
     struct side client = { .server = 0 }, server = { .server = 1 };
     gnutls_global_init();
@@ -115,23 +149,19 @@ int main(int argc, char **argv) {
     if (gnutls_certificate_set_x509_key_file2(server.credentials, a, b, GNUTLS_X509_FMT_PEM, NULL, 0) < 0) die("service credentials");
     snprintf(a, sizeof a, "%s/service.tlsa-ee", dir); read_pin(a, client.pin);   /* the client pins the service */
     snprintf(a, sizeof a, "%s/client.tlsa-ee", dir); read_pin(a, server.pin);
+    count -= count % lanes;   /* an equal share for each lane */
     double *durations = calloc(count, sizeof *durations);
+    struct lane *all = calloc(lanes, sizeof *all);
+    pthread_t *ids = calloc(lanes, sizeof *ids);
     double started = now();
-    for (int i = 0; i < count; i++) {
-        int pair[2];
-        if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0) die("socketpair");
-        client.fd = pair[0]; server.fd = pair[1];
-        double t0 = now();
-        pthread_t ct, st;
-        pthread_create(&st, NULL, run_side, &server);
-        pthread_create(&ct, NULL, run_side, &client);
-        pthread_join(ct, NULL);
-        pthread_join(st, NULL);
-        durations[i] = now() - t0;
-        close(pair[0]); close(pair[1]);
-        if (!client.ok || !server.ok || memcmp(client.exported, server.exported, 64) != 0) die("a handshake, pin check or exporter failed");
+    for (int l = 0; l < lanes; l++) {
+        all[l] = (struct lane){ .client = client, .server = server, .count = count / lanes,
+                                .durations = durations + (size_t)l * (count / lanes) };
+        pthread_create(&ids[l], NULL, run_lane, &all[l]);
     }
+    for (int l = 0; l < lanes; l++) pthread_join(ids[l], NULL);
     double elapsed = now() - started;
+    for (int l = 0; l < lanes; l++) if (all[l].failed) die("a handshake, pin check or exporter failed");
     qsort(durations, count, sizeof *durations, compare);
     printf("%.1f %.3f\n", count / elapsed, durations[count / 2] * 1000);
     return 0;
