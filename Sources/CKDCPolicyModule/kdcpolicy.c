@@ -97,6 +97,8 @@ static krb5_error_code judge(krb5_context context, krb5_db_entry *entry, krb5_co
                                client_name, crossover_name ? crossover_name : "...", client_realm);
     }
 done:
+    // A failure of our own (memory, the KDB) refuses too, but says it was the module.
+    if (code != 0 && code != KRB5KDC_ERR_POLICY) *status = "KXOVER_ONE_HOP_ERROR";
     free(keys);
     if (strings != NULL) krb5_dbe_free_strings(context, strings, count);
     krb5_free_unparsed_name(context, client_name);
@@ -108,12 +110,27 @@ done:
 
 // MARK: - The kdcpolicy interface
 
+// S4U2Self (PA-FOR-USER, PA-S4U-X509-USER): the ticket's client is the
+// service asking on a user's behalf, not the user, and across realms the
+// referrals carry that service back and forth between its realm and the
+// user's; MIT returns the final ticket to the service itself. Judged by the
+// client's realm these one-hop legs would look like transits, so the module
+// leaves S4U2Self to MIT; the tickets it yields still meet the rules when
+// used in ordinary requests.
+static int is_s4u2self(const krb5_kdc_req *request) {
+    if (request == NULL || request->padata == NULL) return 0;
+    for (krb5_pa_data **pa = request->padata; *pa != NULL; pa++)
+        if ((*pa)->pa_type == KRB5_PADATA_FOR_USER || (*pa)->pa_type == KRB5_PADATA_S4U_X509_USER) return 1;
+    return 0;
+}
+
 static krb5_error_code check_tgs(krb5_context context, krb5_kdcpolicy_moddata moddata, const krb5_kdc_req *request,
                                  const krb5_db_entry *server, const krb5_ticket *ticket,
                                  const char *const *auth_indicators, const char **status,
                                  krb5_deltat *lifetime_out, krb5_deltat *renew_lifetime_out) {
-    (void)moddata; (void)request; (void)auth_indicators; (void)lifetime_out; (void)renew_lifetime_out;
+    (void)moddata; (void)auth_indicators; (void)lifetime_out; (void)renew_lifetime_out;
     if (ticket == NULL || ticket->enc_part2 == NULL || ticket->enc_part2->client == NULL) return 0;
+    if (is_s4u2self(request)) return 0;
     krb5_const_principal client = ticket->enc_part2->client;
 
     // Incoming: the ticket is krbtgt/LOCAL@PEER, issued by PEER; its owner is PEER.

@@ -12,9 +12,12 @@ public enum OneHopCheck {
             guard kadmin.mode == .local else { return nil }
             let profiles = kadmin.profileFiles.compactMap { try? ProfileFile(path: $0) }
             guard !profiles.isEmpty else { return nil }   // the KDB check reports an unreadable profile
-            let loaded = profiles.contains { profile in
-                profile.values(["plugins", "kdcpolicy", "module"]).contains { $0.hasPrefix("kxover:") }
-            }
+            // Loaded: a "module = kxover:..." line, and neither "disable = kxover" nor an
+            // "enable_only" list without it (MIT's [plugins] rules).
+            let values = { (name: String) in profiles.flatMap { $0.values(["plugins", "kdcpolicy", name]) } }
+            let enableOnly = values("enable_only")
+            let loaded = values("module").contains { $0.hasPrefix("kxover:") } && !values("disable").contains("kxover")
+                && (enableOnly.isEmpty || enableOnly.contains("kxover"))
             if loaded { return nil }
             return "[realms] \(realm.name): one hop is not enforced: \(kadmin.profileFiles[0]) "
                 + "loads no kxover kdcpolicy module ([plugins] kdcpolicy = { module = kxover:PATH }, docs/transit.md)"

@@ -151,6 +151,10 @@ public final class StartTLS {
             }
             var response = callback   // echo the whole payload, edit only localid
             response.starttls.localID = localID
+            if case .acceptAttachingPlaintext = decision, plaintextEnd != nil {
+                decline(callback, TLSPoolError(.commandBadCallbackResponse, "plaintext socket already attached"))
+                return
+            }
             enter(.handshake)
             if case .acceptAttachingPlaintext = decision {
                 sendWithFreshPlaintextSocket(response)

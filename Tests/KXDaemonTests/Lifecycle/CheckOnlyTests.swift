@@ -29,7 +29,7 @@ struct CheckOnlyTests {
 
         /// FRONT.TEST's kdc.conf plus the [plugins] lines that load kxover's kdcpolicy module.
         func profileLoadingKDCPolicy() throws -> String {
-            let path = dir + "/kdc-with-kdcpolicy.conf"
+            let path = dir + "/kdc-with-kdcpolicy-\(UUID().uuidString.prefix(8)).conf"   // one per test: they run at once
             let text = try String(contentsOfFile: kdcProfile, encoding: .utf8)
                 + "\n[plugins]\n    kdcpolicy = {\n        module = kxover:/usr/lib/kxover/libkxover-kdcpolicy.so\n    }\n"
             try text.write(toFile: path, atomically: true, encoding: .utf8)
@@ -82,6 +82,18 @@ struct CheckOnlyTests {
         let result = try check(configuration(replacing: ["kdc_profile": "        kdc_profile = \(try World.shared.profileLoadingKDCPolicy())"]))
         #expect(result.code == 0, "\(result.lines)")
         #expect(result.lines == ["kxoverd: kxover.conf is valid: realms FRONT.TEST"])
+    }
+
+    /// A module line that MIT's own [plugins] rules switch off does not count.
+    @Test func aDisabledKDCPolicyModuleIsStillAWarning() throws {
+        let world = World.shared
+        let path = try world.profileLoadingKDCPolicy()
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+            .replacingOccurrences(of: "    kdcpolicy = {\n", with: "    kdcpolicy = {\n        disable = kxover\n")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        let result = try check(configuration(replacing: ["kdc_profile": "        kdc_profile = \(path)"]))
+        #expect(result.code == 0, "\(result.lines)")
+        #expect(result.lines.first?.contains("one hop is not enforced") == true, "\(result.lines)")
     }
 
     /// One hop needs kxover's kdcpolicy module in krb5kdc (docs/transit.md):
