@@ -38,20 +38,32 @@ public final class LoopbackHandshakes {
     public func handshake(client: StartTLSParameters, server: StartTLSParameters,
                           localIDHandler: StartTLS.LocalIDHandler? = { proposed, _ in .accept(localID: proposed) },
                           timeout: Double = 15) throws -> Outcome {
-        let tcp = try loopbackTCPPair()
         var clientResult: Result<TLSPoolSession, TLSPoolError>?
         var serverResult: Result<TLSPoolSession, TLSPoolError>?
-        let clientExchange = StartTLS(client: clientSide, tcpSocket: tcp.client, parameters: client) { clientResult = $0 }
-        let serverExchange = StartTLS(client: serverSide, tcpSocket: tcp.server, parameters: server,
-                                      localIDHandler: localIDHandler) { serverResult = $0 }
-        serverExchange.start()
-        clientExchange.start()
+        let (clientExchange, serverExchange) = try startPair(client: client, server: server, localIDHandler: localIDHandler,
+                                                             clientDone: { clientResult = $0 }, serverDone: { serverResult = $0 })
         loop.run(until: { clientResult != nil && serverResult != nil }, timeout: timeout)
         if clientResult == nil { clientExchange.abandon() }
         if serverResult == nil { serverExchange.abandon() }
         return Outcome(client: clientResult ?? .failure(TLSPoolError(code: ETIMEDOUT, message: "no result")),
                        server: serverResult ?? .failure(TLSPoolError(code: ETIMEDOUT, message: "no result")),
                        clientTranscript: clientExchange.transcript, serverTranscript: serverExchange.transcript)
+    }
+
+    /// Both sides' STARTTLS over a fresh loopback TCP pair, started (the server first).
+    private func startPair(client: StartTLSParameters, server: StartTLSParameters, localIDHandler: StartTLS.LocalIDHandler?,
+                           clientDone: @escaping StartTLS.Completion, serverDone: @escaping StartTLS.Completion) throws -> (StartTLS, StartTLS) {
+        let tcp = try loopbackTCPPair()
+        let clientExchange = StartTLS(client: clientSide, tcpSocket: tcp.client, parameters: client, completion: clientDone)
+        let serverExchange = StartTLS(client: serverSide, tcpSocket: tcp.server, parameters: server,
+                                      localIDHandler: localIDHandler, completion: serverDone)
+        serverExchange.start()
+        clientExchange.start()
+        return (clientExchange, serverExchange)
+    }
+
+    static func sameBytes(_ x: KeyMaterial, _ y: KeyMaterial) -> Bool {
+        x.withUnsafeBytes { p in y.withUnsafeBytes { q in p.elementsEqual(q) } }
     }
 
     /// `count` exchanges one after the other, each followed by a key export on
@@ -84,8 +96,6 @@ public final class LoopbackHandshakes {
         func launch() {
             let number = launched
             launched += 1
-            let tcp: (client: Int32, server: Int32)
-            do { tcp = try loopbackTCPPair() } catch { failure = error; return }
             var clientResult: Result<TLSPoolSession, TLSPoolError>?, serverResult: Result<TLSPoolSession, TLSPoolError>?
             func bothDone() {
                 guard let clientResult, let serverResult else { return }
@@ -98,7 +108,7 @@ public final class LoopbackHandshakes {
                         defer { a.close(); b.close() }
                         do {
                             let x = try first.get(), y = try second.get()
-                            guard x.withUnsafeBytes({ p in y.withUnsafeBytes { q in p.elementsEqual(q) } }) else {
+                            guard Self.sameBytes(x, y) else {
                                 failure = TLSPoolError(code: EPROTO, message: "exported keys differ"); return
                             }
                         } catch { failure = error; return }
@@ -111,13 +121,13 @@ public final class LoopbackHandshakes {
                     failure = error
                 }
             }
-            let clientExchange = StartTLS(client: clientSide, tcpSocket: tcp.client,
-                                          parameters: .kxoverClient(localID: clientID, remoteID: serverID)) { clientResult = $0; bothDone() }
-            let serverExchange = StartTLS(client: serverSide, tcpSocket: tcp.server, parameters: .kxoverServer(),
-                                          localIDHandler: { proposed, _ in .accept(localID: proposed) }) { serverResult = $0; bothDone() }
-            running[number] = (clientExchange, serverExchange)
-            serverExchange.start()
-            clientExchange.start()
+            do {
+                running[number] = try startPair(client: .kxoverClient(localID: clientID, remoteID: serverID), server: .kxoverServer(),
+                                                localIDHandler: { proposed, _ in .accept(localID: proposed) },
+                                                clientDone: { clientResult = $0; bothDone() }, serverDone: { serverResult = $0; bothDone() })
+            } catch {
+                failure = error
+            }
         }
         let started = Date()
         for _ in 0..<min(inFlight, count) { launch() }
@@ -136,7 +146,6 @@ public final class LoopbackHandshakes {
         b.exportKey(label: label, context: context, length: length) { second = $0 }
         loop.run(until: { first != nil && second != nil }, timeout: timeout)
         guard let first, let second else { throw TLSPoolError(code: ETIMEDOUT, message: "key export timed out") }
-        let x = try first.get(), y = try second.get()
-        return x.withUnsafeBytes { p in y.withUnsafeBytes { q in p.elementsEqual(q) } }
+        return Self.sameBytes(try first.get(), try second.get())
     }
 }

@@ -61,7 +61,8 @@ static char *realm_text(const krb5_data *realm) { return strndup(realm->data, re
 
 // MARK: - One principal judged
 
-// Judges the client against crossover principal `entry` (its KDB record).
+// Judges a client of another realm against crossover principal `entry` (its
+// KDB record); check_tgs calls it only when the realms differ.
 // 0 to go on; KRB5KDC_ERR_POLICY with *status set to refuse.
 static krb5_error_code judge(krb5_context context, krb5_db_entry *entry, krb5_const_principal client,
                              const char *direction, const char **status) {
@@ -72,7 +73,6 @@ static krb5_error_code judge(krb5_context context, krb5_db_entry *entry, krb5_co
     int count = 0;
     const char **keys = NULL;
     if (owner == NULL || client_realm == NULL) { code = ENOMEM; goto done; }
-    if (strcmp(owner, client_realm) == 0) { code = 0; goto done; }   // the owner's own user, no KDB work
 
     if ((code = krb5_unparse_name(context, client, &client_name)) != 0) goto done;
     if ((code = krb5_dbe_get_strings(context, entry, &strings, &count)) != 0) goto done;

@@ -13,12 +13,25 @@
 #   for forged.client.test (bogus) and unsigned.client.test (an unsigned zone).
 
 WORLD_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+WORLD_GIVEN_KXOVERD=${KXOVERD:-} WORLD_GIVEN_KXOVER=${KXOVER:-}   # set by the caller: they win
 KXOVERD=${KXOVERD:-$WORLD_ROOT/.build/debug/kxoverd}
 KXOVER=${KXOVER:-$WORLD_ROOT/.build/debug/kxover}
 KXOVER_HOSTREALM_MODULE=${KXOVER_HOSTREALM_MODULE:-$WORLD_ROOT/.build/debug/libkxover-hostrealm.so}
 KXOVER_KDCPOLICY_MODULE=${KXOVER_KDCPOLICY_MODULE:-$WORLD_ROOT/.build/debug/libkxover-kdcpolicy.so}
 
 world_log() { printf '%s\n' "$*" >&2; }
+
+# world_release_build: the worlds run release kxoverd and kxover (for the
+# benchmarks), built where scripts/install and the package build them, so the
+# build is shared; KXOVERD and KXOVER the caller set still win.
+world_release_build() {
+  local product
+  for product in kxoverd kxover; do
+    swift build -c release --static-swift-stdlib --scratch-path "$WORLD_ROOT/.build-install" --product "$product" >/dev/null || return 1
+  done
+  KXOVERD=${WORLD_GIVEN_KXOVERD:-$WORLD_ROOT/.build-install/release/kxoverd}
+  KXOVER=${WORLD_GIVEN_KXOVER:-$WORLD_ROOT/.build-install/release/kxover}
+}
 
 # world_up DIR [CLIENT_ZONE_FLAGS] [SERVICE_ZONE_FLAGS] [CLIENT_CERT_ARGS] [SERVICE_CERT_ARGS]
 # $WORLD_ZONE_EXTRA: more zone spec lines (scripts/dnszone).

@@ -26,10 +26,10 @@ extension CrossoverEngine {
         let now = self.now
         var running = clientRecords.map { pair, entry in
             Status.Running(id: entry.record.id, what: "client \(pair)",
-                           stage: entry.record.stage.rawValue, seconds: Self.seconds(since: entry.started))
+                           stage: entry.record.stage.rawValue, seconds: seconds(since: entry.started))
         }
         running += serverRecords.map { id, entry in
-            Status.Running(id: id, what: "server", stage: entry.record.stage.rawValue, seconds: Self.seconds(since: entry.started))
+            Status.Running(id: id, what: "server", stage: entry.record.stage.rawValue, seconds: seconds(since: entry.started))
         }
         let backoffs = desk.activeBackoffs(now: now).map { pair, backoff in
             Status.Backoff(pair: "\(pair)", failures: backoff.streak, retryIn: backoff.until - now, error: backoff.error.description)

@@ -74,8 +74,8 @@ public final class CrossoverEngine {
     /// Joining, backoff, draining and the limits: decided by the desk (pure, in the core).
     var desk = ExchangeDesk<Waiter>(admission: ExchangeAdmission(maxInFlight: 256, perMinute: 600))
     /// The record running for each pair the desk has started.
-    var clientRecords: [ExchangeDesk<Waiter>.Pair: (record: ClientCrossover, started: UInt64)] = [:]
-    var serverRecords: [String: (record: ServerCrossover, started: UInt64)] = [:]
+    var clientRecords: [ExchangeDesk<Waiter>.Pair: (record: ClientCrossover, started: Double)] = [:]
+    var serverRecords: [String: (record: ServerCrossover, started: Double)] = [:]
     var serverConnections: [ObjectIdentifier: ServerConnection] = [:] {
         didSet { desk.serverSessions = serverConnections.count }
     }
@@ -230,7 +230,7 @@ public final class CrossoverEngine {
             timeouts: clientTimeouts, knownEntry: knownEntry, addressPolicy: peerAddresses, log: { event in log(event); observer?(event) }) { [weak self] result in
                 self?.clientFinished(pair, result)
             }
-        clientRecords[pair] = (record, DispatchTime.now().uptimeNanoseconds)
+        clientRecords[pair] = (record, ports.uptime)
         metrics?.requested("started")
         logger.info("\(id) crossover \(localRealm) → \(target)")
         record.start()
@@ -239,7 +239,7 @@ public final class CrossoverEngine {
     private func clientFinished(_ pair: ExchangeDesk<Waiter>.Pair, _ result: Result<ClientCrossover.Success, KXError>) {
         guard let entry = clientRecords.removeValue(forKey: pair) else { return }
         metrics?.exchangeFinished(side: "client", failure: Self.failure(result, in: entry.record.failedStage?.rawValue),
-                                  seconds: Self.seconds(since: entry.started))
+                                  seconds: seconds(since: entry.started))
         countRefusalReceived(result)
         let failure: KXError?
         switch result {
@@ -304,7 +304,7 @@ public final class CrossoverEngine {
         let entry = serverRecords.removeValue(forKey: id)
         if let entry {
             metrics?.exchangeFinished(side: "server", failure: Self.failure(result, in: entry.record.failedStage?.rawValue),
-                                      seconds: Self.seconds(since: entry.started))
+                                      seconds: seconds(since: entry.started))
             noteRefusalSent(entry.record, id: id)
         }
         switch result {
@@ -368,7 +368,7 @@ public final class CrossoverEngine {
             self?.serverFinished(result, id: id)
             completion(result)
         }
-        serverRecords[id] = (record, DispatchTime.now().uptimeNanoseconds)
+        serverRecords[id] = (record, ports.uptime)
         return record
     }
 
@@ -378,8 +378,9 @@ public final class CrossoverEngine {
         return (stage ?? "?", error.code.rawValue)
     }
 
-    static func seconds(since start: UInt64) -> Double {
-        Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    /// Seconds since `start`, on the same port clock the stage events use.
+    func seconds(since start: Double) -> Double {
+        max(0, ports.uptime - start)
     }
 
     /// What each stage event becomes: a log line with the milliseconds since

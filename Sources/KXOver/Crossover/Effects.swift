@@ -148,9 +148,6 @@ public struct CrossoverEvent: Sendable, Hashable, CustomStringConvertible {
         self.ended = ended
     }
 
-    /// True for the last event of an exchange.
-    public var ends: Bool { outcome != .entered }
-
     public var description: String {
         let failed = if case .failed = outcome { " failed" } else { "" }
         return "\(exchange) \(stage)\(failed)\(detail.isEmpty ? "" : ": " + detail)"

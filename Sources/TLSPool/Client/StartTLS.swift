@@ -123,7 +123,7 @@ public final class StartTLS {
 
     /// Every pool record of this exchange arrives here.
     private func poolAnswered(_ record: TLSPoolRecord) {
-        if case .inPool(_, let plaintext) = held { held = .inPool(awaitedReqid: nil, plaintextEnd: plaintext) }
+        awaiting(nil)
         guard completion != nil else { return }
         switch record.command {
         case .startTLSLocalID: localIdentityRequested(record)
@@ -199,6 +199,11 @@ public final class StartTLS {
         transcript.append(next)
     }
 
+    /// Records the request the pool now owes an answer to (nil: none).
+    private func awaiting(_ reqid: UInt16?) {
+        if case .inPool(_, let plaintext) = held { held = .inPool(awaitedReqid: reqid, plaintextEnd: plaintext) }
+    }
+
     /// Our end of the plaintext socketpair, once one was made.
     private var plaintextEnd: Int32? {
         if case .inPool(_, let plaintext) = held { plaintext } else { nil }
@@ -210,7 +215,7 @@ public final class StartTLS {
             let reqid = try client.request(record, passing: fd) { reply in
                 self.poolAnswered(reply)
             }
-            if case .inPool(_, let plaintext) = held { held = .inPool(awaitedReqid: reqid, plaintextEnd: plaintext) }
+            awaiting(reqid)
         } catch {
             fail(error as? TLSPoolError ?? .transport(error))
         }

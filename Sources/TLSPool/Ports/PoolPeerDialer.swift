@@ -1,7 +1,6 @@
 import Glibc
 import KXEventLoop
 import KXOver
-import TLSPool
 
 /// The core's PeerDialer on the pool: a non-blocking TCP connect to a peer
 /// KDC on the loop; STARTTLS and the TLS Pool handshake are the connection's
