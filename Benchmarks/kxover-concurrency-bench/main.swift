@@ -352,6 +352,21 @@ for result in results {
                  String(result.failures.count + result.unfinished)]
     print(zip(cells, header).map { pad($0, $1.1) }.joined())
 }
+// Issue 17's goals for the largest wave (no thread per session): its
+// throughput against the best wave's, peak RSS, threads against the cores,
+// descriptors per exchange in flight above the settled baseline.
+if let largest = results.max(by: { $0.inFlight < $1.inFlight }), results.count > 1 {
+    func rate(_ result: WaveResult) -> Double { Double(result.durationsMs.count) / max(result.wallSeconds, 1e-9) }
+    let best = results.map(rate).max() ?? 0
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    let extraFDs = Double(largest.service.fds - baseline.fds) / Double(largest.inFlight)
+    print("")
+    print("at \(largest.inFlight) in flight (goals in parentheses):")
+    print(String(format: "  throughput ÷ the best wave's        %6.2f   (at least 0.9)", rate(largest) / max(best, 1e-9)))
+    print(String(format: "  peak RSS MiB                        %6.1f   (at most 64)", Double(largest.service.hwmKiB) / 1024))
+    print(String(format: "  peak threads                        %6d   (at most 2 × %d cores + 8 = %d)", largest.service.threads, cores, 2 * cores + 8))
+    print(String(format: "  fds per exchange in flight          %6.2f   (at most 3; above the settled baseline of %d)", extraFDs, baseline.fds))
+}
 print("")
 print("service kxoverd (pid \(servicePID))   RSS MiB  VmHWM MiB  threads  fds")
 func row(_ label: String, _ s: ProcSample) {

@@ -3,11 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <poll.h>
 #include <string.h>
 #include <stdint.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -117,71 +114,12 @@ int kx_fdpass_socketpair(int type, int fds[2]) {
     return socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, fds);
 }
 
-int kx_fdpass_wake_fd(void) {
-    return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-}
-
-void kx_fdpass_wake_signal(int fd) {
-    uint64_t one = 1;
-    ssize_t ignored = write(fd, &one, sizeof one);
-    (void)ignored;  // a full counter is still readable, which is all we need
-}
-
 int kx_fdpass_set_nonblocking(int fd, int on) {
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0) return -1;
     int wanted = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
     if (wanted == flags) return 0;
     return fcntl(fd, F_SETFL, wanted);
-}
-
-// Waits for `events` on the socket or for cancellation.
-static int kx_io_wait(const kx_io *io, short events, int timeout_ms) {
-    struct pollfd fds[2] = {
-        { .fd = io->fd, .events = events },
-        { .fd = io->cancel_fd, .events = POLLIN },
-    };
-    for (;;) {
-        int n = poll(fds, 2, timeout_ms);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return -1;
-        if (n == 0) return 0;
-        if (fds[1].revents) {
-            errno = ECONNABORTED;
-            return -1;
-        }
-        return 1;
-    }
-}
-
-ssize_t kx_io_pull(void *pointer, void *buffer, size_t length) {
-    const kx_io *io = pointer;
-    for (;;) {
-        ssize_t n = recv(io->fd, buffer, length, MSG_DONTWAIT);
-        if (n >= 0) return n;
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) return -1;
-        if (io->nonblocking_reads) {
-            errno = EAGAIN;
-            return -1;
-        }
-        if (kx_io_wait(io, POLLIN, -1) < 0) return -1;
-    }
-}
-
-ssize_t kx_io_push(void *pointer, const void *buffer, size_t length) {
-    const kx_io *io = pointer;
-    for (;;) {
-        ssize_t n = send(io->fd, buffer, length, MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (n >= 0) return n;
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) return -1;
-        if (kx_io_wait(io, POLLOUT, -1) < 0) return -1;
-    }
-}
-
-int kx_io_pull_timeout(void *pointer, unsigned int ms) {
-    return kx_io_wait(pointer, POLLIN, ms >= (unsigned int)INT_MAX ? -1 : (int)ms);
 }
 
 #include <netinet/in.h>

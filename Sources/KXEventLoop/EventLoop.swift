@@ -62,6 +62,13 @@ public final class EventLoop {
         kx_loop_break(loop)
     }
 
+    /// After the last `run`: work queued from now on is dropped, and so is
+    /// work still queued, releasing what it captured (which may include
+    /// this loop's owners).
+    public func refuseFurtherWork() {
+        executor.refuseFurtherWork()
+    }
+
     /// True on the loop's own thread (or before the loop ever ran).
     public var isOnLoopThread: Bool {
         guard let thread else { return true }
@@ -128,8 +135,9 @@ public final class Watch {
         self.box = box
         event = kx_event_new(loop, fd, flags, { _, what, context in
             // Runs on the loop thread; the box outlives the event (freed in cancel).
+            // Kept alive for the call: a handler may cancel its own watch.
             let box = Unmanaged<HandlerBox>.fromOpaque(context!).takeUnretainedValue()
-            box.handler(EventLoop.Events(rawValue: what))
+            withExtendedLifetime(box) { box.handler(EventLoop.Events(rawValue: what)) }
         }, box.toOpaque())
     }
 
@@ -183,6 +191,11 @@ public final class LoopExecutor: Sendable {
             return items
         }
         for item in work { item() }
+    }
+
+    fileprivate func refuseFurtherWork() {
+        closed.withLock { $0 = true }
+        queue.withLock { $0.removeAll() }
     }
 
     fileprivate func close() {

@@ -72,8 +72,8 @@ struct PinnedThenDNSSEC: TLSAResolver {
     let pinned: [String: [TLSARecord]]
     let dnssec: any TLSAResolver
 
-    func tlsa(forHost host: String) -> TLSALookup {
-        if let records = pinned[host.lowercased()] { return .secure(records) }
-        return dnssec.tlsa(forHost: host)
+    func tlsa(forHost host: String, completion: @escaping @Sendable (TLSALookup) -> Void) {
+        if let records = pinned[host.lowercased()] { return completion(.secure(records)) }
+        dnssec.tlsa(forHost: host, completion: completion)
     }
 }

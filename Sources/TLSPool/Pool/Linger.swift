@@ -1,25 +1,54 @@
 import Foundation
+import KXEventLoop
 
 /// After a fatal alert on a socket the peer may still be writing to:
-/// half-close, then read and drop until the peer closes, the bound passes,
-/// or the session is cancelled. Closing with unread input would send a
-/// reset, and a reset can destroy the alert before the peer reads it.
-enum Linger {
+/// half-close, then read and drop until the peer closes or the bound
+/// passes, then `done`. Closing with unread input would send a reset, and a
+/// reset can destroy the alert before the peer reads it. Runs on the
+/// session's lane, without waiting on it.
+final class Linger {
     /// How long a refused peer gets to read our alert and close.
     static let seconds = 2.0
 
-    static func drain(_ fd: Int32, cancelFD: Int32, until deadline: Date) {
+    private let fd: Int32
+    private let scratch: UnsafeMutableRawBufferPointer
+    private var done: (() -> Void)?
+    private var watch: Watch? { didSet { if oldValue !== watch { oldValue?.cancel() } } }
+    private var timer: Watch? { didSet { if oldValue !== timer { oldValue?.cancel() } } }
+
+    init(fd: Int32, loop: EventLoop, until deadline: Date, scratch: UnsafeMutableRawBufferPointer, done: @escaping () -> Void) {
+        self.fd = fd
+        self.scratch = scratch
+        self.done = done
         shutdown(fd, Int32(SHUT_WR))
-        var scratch = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let left = deadline.timeIntervalSinceNow
-            guard left > 0 else { return }
-            var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: cancelFD, events: Int16(POLLIN), revents: 0)]
-            let ready = poll(&fds, 2, Int32(min(left * 1000, 60_000).rounded(.up)))
-            if ready < 0 && errno == EINTR { continue }
-            guard ready > 0, fds[1].revents == 0 else { return }
-            let n = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-            if n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) { return }
+        let left = deadline.timeIntervalSinceNow
+        // Deferred even when nothing is left: `done` must not run inside init.
+        timer = loop.schedule(after: max(left, 0)) { [weak self] in self?.finish() }
+        if left > 0 {
+            watch = loop.watch(fd: fd, events: .readable) { [weak self] _ in self?.drain() }
         }
+    }
+
+    /// Stops without calling `done`.
+    func stop() {
+        done = nil
+        watch = nil
+        timer = nil
+    }
+
+    private func drain() {
+        while true {
+            let n = recv(fd, scratch.baseAddress, scratch.count, Int32(MSG_DONTWAIT))
+            if n > 0 { continue }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return }
+            return finish()   // the peer closed (or the socket failed)
+        }
+    }
+
+    private func finish() {
+        let notify = done
+        stop()
+        notify?()
     }
 }

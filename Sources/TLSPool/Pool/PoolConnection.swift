@@ -1,54 +1,47 @@
-import CFDPass
 import Foundation
+import KXEventLoop
 
-/// One application connected to the pool: a reader thread that takes its
-/// records one by one, answers the quick commands inline (PING, PRNG, INFO,
-/// CONTROL), starts a session thread per STARTTLS, and hands callback
-/// responses to the session thread waiting for them.
+/// One application connected to the pool, served on one of the pool's
+/// lanes: its records are read as they arrive, the quick commands (PING,
+/// PRNG, INFO, CONTROL) are answered inline, each STARTTLS becomes a session
+/// on a lane of its own, and callback responses go to the session awaiting
+/// them.
 final class PoolConnection: @unchecked Sendable {
     let server: TLSPoolServer
     let transport: TLSPoolConnection
-    /// Readable once the pool shuts down: wakes the reader.
-    private let stopFD: Int32
+    let lane: PoolLane
+    /// Watches the socket on the lane (touched only there).
+    private var readWatch: Watch? { didSet { if oldValue !== readWatch { oldValue?.cancel() } } }
 
-    /// Guards `callbacks`, `closed` and `sessions`; waiters sleep on it.
-    private let state = NSCondition()
-    private var callbacks: [UInt16: CallbackSlot] = [:]
+    /// Guards `callbacks`, `closed` and `sessions` (sessions on other lanes use them).
+    private let state = NSLock()
+    private var callbacks: [UInt16: PoolSession] = [:]
     private var closed = false
     private var sessions: [ObjectIdentifier: PoolSession] = [:]
 
-    init(server: TLSPoolServer, transport: TLSPoolConnection, stopFD: Int32) {
+    init(server: TLSPoolServer, transport: TLSPoolConnection, lane: PoolLane) {
         self.server = server
         self.transport = transport
-        self.stopFD = stopFD
+        self.lane = lane
     }
 
-    var isClosed: Bool {
-        state.lock()
-        defer { state.unlock() }
-        return closed
-    }
+    var isClosed: Bool { state.withLock { closed } }
 
     // MARK: - Reader
 
-    /// The reader thread's body: returns when the application disconnects,
-    /// breaks the protocol, or the pool stops.
-    func readLoop() {
-        defer { teardown() }
-        var fds = [pollfd(fd: transport.fileDescriptor, events: Int16(POLLIN), revents: 0),
-                   pollfd(fd: stopFD, events: Int16(POLLIN), revents: 0)]
-        while true {
-            let ready = poll(&fds, 2, -1)
-            if ready < 0 && errno == EINTR { continue }
-            guard ready > 0, fds[1].revents == 0 else { return }
-            do {
-                let (records, ended) = try transport.readAvailable(limit: 16)
-                for received in records { handle(received) }
-                if ended { return }
-            } catch {
-                server.log("TLS Pool connection dropped: \(error)")
-                return
-            }
+    /// On the lane: starts reading the application's records.
+    func start() {
+        readWatch = lane.loop.watch(fd: transport.fileDescriptor, events: .readable) { [self] _ in readAvailable() }
+    }
+
+    private func readAvailable() {
+        do {
+            let (records, ended) = try transport.readAvailable(limit: 16)
+            for received in records { handle(received) }
+            if ended { teardown() }
+        } catch {
+            server.log("TLS Pool connection dropped: \(error)")
+            teardown()
         }
     }
 
@@ -105,119 +98,84 @@ final class PoolConnection: @unchecked Sendable {
             Descriptors.close(cryptFD)
             return reply(.error(refusal.code, refusal.message, reqid: record.reqid))
         }
-        let session: PoolSession
-        do {
-            session = try PoolSession(server: server, owner: self, request: record, cryptFD: cryptFD)
-        } catch {
-            Descriptors.close(cryptFD)
-            return reply(.error(.connectionDriverSetup, "\(error)", reqid: record.reqid))
+        let session = PoolSession(server: server, owner: self, lane: server.nextLane(), request: record, cryptFD: cryptFD)
+        let accepted = state.withLock { () -> Bool in
+            if !closed { sessions[ObjectIdentifier(session)] = session }
+            return !closed
         }
-        state.lock()
-        let accepted = !closed
-        if accepted { sessions[ObjectIdentifier(session)] = session }
-        state.unlock()
         guard accepted else { return session.discard() }
         if let refusal = server.launch(session) {
-            state.lock()
-            sessions[ObjectIdentifier(session)] = nil
-            state.unlock()
+            state.withLock { sessions[ObjectIdentifier(session)] = nil }
             session.discard()
             reply(.error(refusal.code, refusal.message, reqid: record.reqid))
         }
     }
 
-    /// Called by a session thread when it is completely done.
+    /// Called by a session when it is completely done.
     func sessionEnded(_ session: PoolSession) {
-        state.lock()
-        sessions[ObjectIdentifier(session)] = nil
-        state.unlock()
+        state.withLock { sessions[ObjectIdentifier(session)] = nil }
     }
 
     // MARK: - Callbacks (pool → application)
 
-    enum CallbackOutcome {
-        case answered(ReceivedRecord)
-        case disconnected
-        case timedOut
-        case cancelled
-    }
-
-    final class CallbackSlot {
-        let session: PoolSession
-        var answer: ReceivedRecord?
-        var abandoned = false
-        init(session: PoolSession) { self.session = session }
-    }
-
-    /// Sends `record` as a callback (a free cbid in 1...1024 of this
-    /// connection) and blocks the session thread until the application
-    /// answers, disconnects, the deadline passes or the session is cancelled.
-    func callback(_ record: TLSPoolRecord, for session: PoolSession, deadline: Date) -> CallbackOutcome {
-        state.lock()
-        guard !closed, let cbid = TLSPoolProtocol.callbackIDRange.first(where: { callbacks[$0] == nil }) else {
-            let wasClosed = closed
-            state.unlock()
-            return wasClosed ? .disconnected : .timedOut
+    /// Sends `record` as a callback of `session` (a free cbid in 1...1024 of
+    /// this connection); the answer goes to `session.callbackAnswered`.
+    /// Returns the problem if it cannot be sent.
+    func sendCallback(_ record: TLSPoolRecord, for session: PoolSession) -> PoolProblem? {
+        let cbid = state.withLock { () -> UInt16? in
+            guard !closed, let cbid = TLSPoolProtocol.callbackIDRange.first(where: { callbacks[$0] == nil }) else { return nil }
+            callbacks[cbid] = session
+            return cbid
         }
-        let slot = CallbackSlot(session: session)
-        callbacks[cbid] = slot
-        state.unlock()
-
+        guard let cbid else {
+            return isClosed ? PoolProblem(.clientDisconnect, "the application disconnected")
+                            : PoolProblem(.stirredNotShaken, "no free callback id on this connection")
+        }
         var outgoing = record
         outgoing.cbid = cbid
         do {
             try transport.send(outgoing)
         } catch {
-            state.lock()
-            callbacks[cbid] = nil
-            state.unlock()
-            return .disconnected
+            state.withLock { if callbacks[cbid] === session { callbacks[cbid] = nil } }
+            return PoolProblem(.clientDisconnect, "the application disconnected")
         }
-
-        state.lock()
-        defer { state.unlock() }
-        while slot.answer == nil && !closed && !slot.abandoned {
-            if !state.wait(until: deadline) { break }
-        }
-        // Only our own slot: once answered, the cbid may already serve another session.
-        if callbacks[cbid] === slot { callbacks[cbid] = nil }
-        if let answer = slot.answer { return .answered(answer) }
-        if slot.abandoned { return .cancelled }
-        return closed ? .disconnected : .timedOut
+        return nil
     }
 
-    /// Gives a callback response to its waiting session thread; false when
-    /// no callback of this connection waits for that cbid (the record is then
+    /// Gives a callback response to its waiting session; false when no
+    /// callback of this connection waits for that cbid (the record is then
     /// treated as a new command, as upstream does).
     private func deliverCallbackResponse(_ received: ReceivedRecord) -> Bool {
-        state.lock()
-        defer { state.unlock() }
-        guard let slot = callbacks[received.record.cbid], slot.answer == nil, !slot.abandoned else { return false }
-        slot.answer = received
-        callbacks[received.record.cbid] = nil
-        state.broadcast()
+        let waiting = state.withLock { () -> PoolSession? in
+            defer { callbacks[received.record.cbid] = nil }
+            return callbacks[received.record.cbid]
+        }
+        guard let waiting else { return false }
+        waiting.callbackAnswered(received)
         return true
     }
 
-    /// Wakes any callback wait of `session` (it is being cancelled).
-    func abandonCallbacks(of session: PoolSession) {
-        state.lock()
-        for slot in callbacks.values where slot.session === session { slot.abandoned = true }
-        state.broadcast()
-        state.unlock()
+    /// Frees the callback ids `session` still holds (it is ending).
+    func forgetCallbacks(of session: PoolSession) {
+        state.withLock {
+            for (cbid, waiting) in callbacks where waiting === session { callbacks[cbid] = nil }
+        }
     }
 
     // MARK: - Teardown
 
-    /// The application is gone: wake callback waiters, stop its sessions
-    /// (FORK sessions only become detached), close the socket.
-    private func teardown() {
-        state.lock()
-        closed = true
-        state.broadcast()
-        let started = Array(sessions.values)
-        state.unlock()
-
+    /// The application is gone (or the pool stops): stop its sessions
+    /// (FORK sessions only become detached), close the socket. On the lane;
+    /// runs once.
+    func teardown() {
+        let started = state.withLock { () -> [PoolSession]? in
+            guard !closed else { return nil }
+            closed = true
+            callbacks = [:]
+            return Array(sessions.values)
+        }
+        guard let started else { return }
+        readWatch = nil
         let stopping = server.registry.connectionClosed(self)
         for session in stopping { session.cancel() }
         for session in started where !session.isRegistered { session.cancel() }

@@ -1,122 +1,267 @@
 import CGnuTLS
 import Foundation
+import KXEventLoop
 
-/// Copies between the TLS session and the application's plaintext socket
-/// until both directions are closed, either side fails, the session is
-/// cancelled, or the grace period after the first half-close runs out
-/// (spec §6.3). Reads from either side are bounded to one TLS record.
-/// `run` says how it ended, so the session can tell a peer's alert apart.
-struct Relay {
+/// Copies between the TLS session and the application's plaintext socket,
+/// driven by socket readiness on the session's lane, until both directions
+/// are closed, either side fails, the session is cancelled, or the grace
+/// period after the first half-close runs out (spec §6.3).
+///
+/// Flow control: while one side cannot take what the other sent, reading
+/// from the other side pauses (at most one TLS record is held per direction).
+/// `onEnd` is told once how it ended, so the session can tell a peer's alert
+/// apart.
+final class Relay {
     enum End: Equatable {
         case closed, cancelled, graceExpired, plainFailed
         /// A GnuTLS error on the TLS side, e.g. GNUTLS_E_FATAL_ALERT_RECEIVED.
         case tlsFailed(Int32)
     }
 
-    let tls: TLSSession
-    let tlsLock: NSLock
-    let cryptFD: Int32
-    let plainFD: Int32
-    let cancelFD: Int32
-    let graceSeconds: Double
+    private let tls: TLSSession
+    private let tlsLock: NSLock
+    private let cryptFD: Int32
+    private let plainFD: Int32
+    private let lane: PoolLane
+    private let graceSeconds: Double
+    private var onEnd: ((End) -> Void)?
 
-    static let chunk = 16 * 1024
+    private var plainOpen = true, tlsOpen = true
+    /// Decrypted bytes the plaintext socket had no room for yet.
+    private var toPlain: [UInt8] = []
+    private var toPlainOffset = 0
+    /// Bytes GnuTLS took with GNUTLS_E_AGAIN: the same call must be repeated.
+    private var toTLS: [UInt8] = []
+    private var toTLSOffset = 0
+    /// close_notify still waiting for room on the TCP socket.
+    private var closeNotifyPending = false
+    private var plainWatch: Watch? { didSet { if oldValue !== plainWatch { oldValue?.cancel() } } }
+    private var cryptWatch: Watch? { didSet { if oldValue !== cryptWatch { oldValue?.cancel() } } }
+    private var plainEvents: EventLoop.Events = [], cryptEvents: EventLoop.Events = []
+    /// Timers must be cancelled, not just dropped (a pending timer keeps itself).
+    private var graceTimer: Watch? { didSet { if oldValue !== graceTimer { oldValue?.cancel() } } }
 
-    func run() -> End {
-        tls.useNonBlockingReads()   // the relay polls; GnuTLS must never block holding the lock
-        var buffer = [UInt8](repeating: 0, count: Self.chunk)
-        defer { buffer.wipe() }
-        var plainOpen = true, tlsOpen = true
-        var halfClosedAt: Date?
-        while plainOpen || tlsOpen {
-            let pending = withTLS { $0.pendingBytes } ?? 0
-            var fds = [pollfd(fd: plainFD, events: plainOpen ? Int16(POLLIN) : 0, revents: 0),
-                       pollfd(fd: cryptFD, events: tlsOpen ? Int16(POLLIN) : 0, revents: 0),
-                       pollfd(fd: cancelFD, events: Int16(POLLIN), revents: 0)]
-            var timeout: Int32 = -1
-            if pending > 0 { timeout = 0 }
-            if let halfClosedAt {
-                let left = graceSeconds - Date().timeIntervalSince(halfClosedAt)
-                if left <= 0 { return .graceExpired }
-                if timeout != 0 { timeout = Int32(min(left * 1000, Double(Int32.max))) }
+    /// The continuation of a turn cut short while GnuTLS still held data.
+    private var nextTurn: Watch? { didSet { if oldValue !== nextTurn { oldValue?.cancel() } } }
+    /// Work done per wake-up before giving the lane's other sessions a turn.
+    static let recordsPerTurn = 16
+
+    init(tls: TLSSession, tlsLock: NSLock, cryptFD: Int32, plainFD: Int32, lane: PoolLane, graceSeconds: Double,
+         onEnd: @escaping (End) -> Void) {
+        self.tls = tls
+        self.tlsLock = tlsLock
+        self.cryptFD = cryptFD
+        self.plainFD = plainFD
+        self.lane = lane
+        self.graceSeconds = graceSeconds
+        self.onEnd = onEnd
+    }
+
+    func start() {
+        // The handshake may have left application data inside GnuTLS already.
+        if withTLS({ $0.pendingBytes }) > 0 { fromTLS() } else { updateWatches() }
+    }
+
+    /// Ends the relay and tells `onEnd` (once).
+    func stop(_ end: End) {
+        let notify = onEnd
+        dismiss()
+        notify?(end)
+    }
+
+    /// Ends the relay without telling anyone (the session is already going).
+    func dismiss() {
+        onEnd = nil
+        plainWatch = nil
+        cryptWatch = nil
+        graceTimer = nil
+        nextTurn = nil
+        toPlain.wipe()
+        toTLS.wipe()
+        toPlain = []
+        toTLS = []
+    }
+
+    private var isStopped: Bool { onEnd == nil }
+
+    // MARK: - TLS → plaintext
+
+    private func fromTLS() {
+        var turns = 0
+        while tlsOpen && toPlain.isEmpty && !isStopped {
+            if turns == Self.recordsPerTurn {
+                // Still more inside GnuTLS, where no socket event will tell us.
+                if withTLS({ $0.pendingBytes }) > 0 { nextTurn = lane.loop.schedule(after: 0) { [weak self] in self?.fromTLS() } }
+                break
             }
-            let ready = poll(&fds, 3, timeout)
-            if ready < 0 && errno != EINTR { return .plainFailed }
-            if fds[2].revents != 0 { return .cancelled }
-
-            if tlsOpen && (pending > 0 || fds[1].revents != 0) {
-                switch tlsToPlain(&buffer) {
-                case .more: break
-                case .closed:
-                    tlsOpen = false
-                    shutdown(plainFD, Int32(SHUT_WR))
-                    halfClosedAt = halfClosedAt ?? Date()
-                case .failed(let end): return end
+            turns += 1
+            let scratch = lane.scratch
+            let received = withTLS { $0.receive(into: scratch) }
+            if received == 0 {
+                tlsOpen = false
+                shutdown(plainFD, Int32(SHUT_WR))
+                startGrace()
+                break
+            }
+            if received < 0 {
+                let code = Int32(received)
+                if code == GNUTLS_E_AGAIN || code == GNUTLS_E_INTERRUPTED || code == GNUTLS_E_REHANDSHAKE {
+                    if withTLS({ $0.pendingBytes }) > 0 { continue }
+                    break
                 }
+                return stop(.tlsFailed(code))
             }
-            if plainOpen && fds[0].revents != 0 {
-                switch plainToTLS(&buffer) {
-                case .more: break
-                case .closed:
-                    plainOpen = false
-                    _ = withTLS { $0.closeWrite() }
-                    // The application closed its end entirely (POLLHUP), not
-                    // just its writing half: nobody can read what the peer
-                    // still sends, so the session ends now rather than after
-                    // the grace period (a silent peer would hold it that long).
-                    if fds[0].revents & Int16(POLLHUP) != 0 { return .closed }
-                    halfClosedAt = halfClosedAt ?? Date()
-                case .failed(let end): return end
-                }
+            let bytes = UnsafeRawBufferPointer(rebasing: scratch[0..<received])
+            let sent = Self.sendSome(plainFD, bytes)
+            if sent < 0 {
+                memset(scratch.baseAddress!, 0, received)
+                return stop(.plainFailed)
             }
+            if sent < received { toPlain = Array(bytes[sent...]) ; toPlainOffset = 0 }
+            memset(scratch.baseAddress!, 0, received)
         }
-        return .closed
+        finishTurn()
     }
 
-    private enum Step { case more, closed, failed(End) }
-
-    private func tlsToPlain(_ buffer: inout [UInt8]) -> Step {
-        let received = buffer.withUnsafeMutableBytes { bytes in withTLS { $0.receive(into: bytes) } } ?? Int(GNUTLS_E_INVALID_SESSION)
-        if received == 0 { return .closed }
-        if received < 0 {
-            let code = Int32(received)
-            return code == GNUTLS_E_AGAIN || code == GNUTLS_E_INTERRUPTED || code == GNUTLS_E_REHANDSHAKE ? .more : .failed(.tlsFailed(code))
+    private func flushToPlain() {
+        let left = toPlain.count - toPlainOffset
+        let sent = toPlain.withUnsafeBytes { Self.sendSome(plainFD, UnsafeRawBufferPointer(rebasing: $0[toPlainOffset...])) }
+        if sent < 0 { return stop(.plainFailed) }
+        toPlainOffset += sent
+        if sent == left {
+            toPlain.wipe()
+            toPlain = []
+            toPlainOffset = 0
+            return fromTLS()   // reading from TLS may go on
         }
-        return writeAll(buffer[0..<received]) ? .more : .failed(.plainFailed)
+        finishTurn()
     }
 
-    private func plainToTLS(_ buffer: inout [UInt8]) -> Step {
-        let count = buffer.withUnsafeMutableBytes { recv(plainFD, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-        if count == 0 { return .closed }
-        if count < 0 { return errno == EAGAIN || errno == EINTR ? .more : .failed(.plainFailed) }
-        var offset = 0
-        while offset < count {
-            let sent = buffer.withUnsafeBytes { bytes in
-                withTLS { $0.send(UnsafeRawBufferPointer(rebasing: bytes[offset..<count])) }
-            } ?? Int(GNUTLS_E_INVALID_SESSION)
-            if sent > 0 { offset += sent; continue }
-            if sent == Int(GNUTLS_E_AGAIN) || sent == Int(GNUTLS_E_INTERRUPTED) { continue }
-            return .failed(.tlsFailed(Int32(truncatingIfNeeded: sent)))
-        }
-        return .more
-    }
+    // MARK: - plaintext → TLS
 
-    /// Writes to the plaintext socket, waiting (cancellably) for room.
-    private func writeAll(_ bytes: ArraySlice<UInt8>) -> Bool {
-        var offset = bytes.startIndex
-        while offset < bytes.endIndex {
-            let n = bytes.withUnsafeBytes { raw in
-                send(plainFD, raw.baseAddress! + (offset - bytes.startIndex), bytes.endIndex - offset, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
+    private func fromPlain() {
+        var turns = 0
+        while plainOpen && toTLS.isEmpty && !closeNotifyPending && !isStopped && turns < Self.recordsPerTurn {
+            turns += 1
+            let scratch = lane.scratch
+            let count = recv(plainFD, scratch.baseAddress, scratch.count, Int32(MSG_DONTWAIT))
+            if count == 0 {
+                plainOpen = false
+                sendCloseNotify()
+                // The application closed its end entirely (POLLHUP), not just
+                // its writing half: nobody can read what the peer still
+                // sends, so the session ends now rather than after the grace
+                // period (a silent peer would hold it that long).
+                if Self.hungUp(plainFD) { return stop(.closed) }
+                startGrace()
+                break
             }
-            if n > 0 { offset += n; continue }
-            guard n < 0, errno == EAGAIN || errno == EINTR else { return false }
-            var fds = [pollfd(fd: plainFD, events: Int16(POLLOUT), revents: 0), pollfd(fd: cancelFD, events: Int16(POLLIN), revents: 0)]
-            guard poll(&fds, 2, -1) > 0 || errno == EINTR, fds[1].revents == 0 else { return false }
+            if count < 0 {
+                if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { break }
+                return stop(.plainFailed)
+            }
+            toTLS = Array(UnsafeRawBufferPointer(rebasing: scratch[0..<count]))
+            toTLSOffset = 0
+            memset(scratch.baseAddress!, 0, count)
+            if !flushToTLS() { return }
         }
+        finishTurn()
+    }
+
+    /// Sends what is held for TLS; false once the relay has stopped.
+    @discardableResult
+    private func flushToTLS() -> Bool {
+        while toTLSOffset < toTLS.count {
+            let sent = toTLS.withUnsafeBytes { bytes in
+                withTLS { $0.send(UnsafeRawBufferPointer(rebasing: bytes[toTLSOffset...])) }
+            }
+            if sent > 0 { toTLSOffset += sent; continue }
+            if sent == Int(GNUTLS_E_AGAIN) || sent == Int(GNUTLS_E_INTERRUPTED) { return true }   // wait for room
+            stop(.tlsFailed(Int32(truncatingIfNeeded: sent)))
+            return false
+        }
+        toTLS.wipe()
+        toTLS = []
+        toTLSOffset = 0
         return true
     }
 
-    private func withTLS<R>(_ body: (TLSSession) -> R) -> R? {
+    private func sendCloseNotify() {
+        closeNotifyPending = withTLS { $0.closeWrite() } == GNUTLS_E_AGAIN
+    }
+
+    // MARK: - Bookkeeping
+
+    /// After each turn: done when both sides are closed, else watch what
+    /// each socket is needed for now.
+    private func finishTurn() {
+        guard !isStopped else { return }
+        if !plainOpen && !tlsOpen && toPlain.isEmpty && toTLS.isEmpty && !closeNotifyPending { return stop(.closed) }
+        updateWatches()
+    }
+
+    private func updateWatches() {
+        var plain: EventLoop.Events = [], crypt: EventLoop.Events = []
+        if !toPlain.isEmpty { plain.insert(.writable) } else if tlsOpen { crypt.insert(.readable) }
+        if !toTLS.isEmpty || closeNotifyPending { crypt.insert(.writable) } else if plainOpen { plain.insert(.readable) }
+        if plain != plainEvents || plainWatch == nil {
+            plainEvents = plain
+            plainWatch = plain.isEmpty ? nil : lane.loop.watch(fd: plainFD, events: plain) { [unowned self] events in plainReady(events) }
+        }
+        if crypt != cryptEvents || cryptWatch == nil {
+            cryptEvents = crypt
+            cryptWatch = crypt.isEmpty ? nil : lane.loop.watch(fd: cryptFD, events: crypt) { [unowned self] events in cryptReady(events) }
+        }
+    }
+
+    private func plainReady(_ events: EventLoop.Events) {
+        if events.contains(.writable) && !toPlain.isEmpty { return flushToPlain() }
+        if events.contains(.readable) { fromPlain() }
+    }
+
+    private func cryptReady(_ events: EventLoop.Events) {
+        if events.contains(.writable) {
+            if closeNotifyPending {
+                sendCloseNotify()
+            } else if !toTLS.isEmpty {
+                guard flushToTLS() else { return }
+                if toTLS.isEmpty { return fromPlain() }
+            }
+        }
+        if events.contains(.readable) { return fromTLS() }
+        finishTurn()
+    }
+
+    private func startGrace() {
+        guard graceTimer == nil else { return }
+        graceTimer = lane.loop.schedule(after: graceSeconds) { [unowned self] in
+            graceTimer = nil
+            stop(.graceExpired)
+        }
+    }
+
+    // MARK: - Helpers
+
+    /// Bytes sent to `fd` without waiting (0 when it has no room), -1 on error.
+    private static func sendSome(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Int {
+        var offset = 0
+        while offset < bytes.count {
+            let n = send(fd, bytes.baseAddress! + offset, bytes.count - offset, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
+            if n > 0 { offset += n; continue }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return offset }
+            return -1
+        }
+        return offset
+    }
+
+    /// Whether the peer of `fd` closed entirely (not only its writing half).
+    private static func hungUp(_ fd: Int32) -> Bool {
+        var entry = pollfd(fd: fd, events: 0, revents: 0)
+        return poll(&entry, 1, 0) > 0 && entry.revents & Int16(POLLHUP) != 0
+    }
+
+    private func withTLS<R>(_ body: (TLSSession) -> R) -> R {
         tlsLock.lock()
         defer { tlsLock.unlock() }
         return body(tls)

@@ -3,10 +3,11 @@ import KXOver
 /// Where the pool gets TLSA records for DANE. The DNSSEC-validating
 /// implementation is `LoopTLSAResolver`, over the core's `Resolver` port
 /// (KXDNS's validating resolver in production); it decides the owner name
-/// (KXOVER: `_88._tcp.<host>`). Called on a session thread, so it may block,
-/// but should honour its own timeout.
+/// (KXOVER: `_88._tcp.<host>`). Asked from a pool event loop, which must not
+/// wait: the answer comes back through `completion`, exactly once, on any
+/// thread, within the implementation's own timeout.
 public protocol TLSAResolver: Sendable {
-    func tlsa(forHost host: String) -> TLSALookup
+    func tlsa(forHost host: String, completion: @escaping @Sendable (TLSALookup) -> Void)
 }
 
 /// The outcome of a TLSA lookup, with DNSSEC status. Only `.secure` with at
@@ -68,6 +69,10 @@ public struct StaticTLSAResolver: TLSAResolver {
 
     public func tlsa(forHost host: String) -> TLSALookup {
         answers[Self.key(host)] ?? .secure([])
+    }
+
+    public func tlsa(forHost host: String, completion: @escaping @Sendable (TLSALookup) -> Void) {
+        completion(tlsa(forHost: host))
     }
 
     private static func key(_ host: String) -> String {

@@ -28,7 +28,7 @@ public struct TLSPoolConfiguration: Sendable {
     /// For `timeout` 0 in STARTTLS.
     public var defaultHandshakeTimeoutMS: UInt32 = 10_000
     /// Upper bound for any requested timeout, "infinite" included: no
-    /// handshake or callback wait holds a thread forever.
+    /// handshake or callback wait holds a session forever.
     public var maximumHandshakeTimeoutMS: UInt32 = 120_000
     /// Exporter labels the PRNG commands accept.
     public var exporterLabels: ExporterLabelPolicy = .standard
@@ -38,6 +38,9 @@ public struct TLSPoolConfiguration: Sendable {
     public var relayGraceSeconds: Double = 120
     /// Concurrent STARTTLS sessions (handshaking or relaying) across all connections.
     public var maximumSessions: Int = 512
+    /// Event-loop threads that run every connection and session (`PoolLane`):
+    /// by default one per core, at least two, at most eight.
+    public var lanes: Int = PoolLane.defaultCount
     /// Diagnostics; never given key material.
     public var log: @Sendable (String) -> Void = { _ in }
 

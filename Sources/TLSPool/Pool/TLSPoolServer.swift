@@ -6,9 +6,10 @@ import Foundation
 /// speaking the PIOC V2 protocol: in-process over a socketpair (`attach`,
 /// `connectInProcess`) or for other processes on a socket path (`listen`).
 ///
-/// Threads: one reader per attached connection, one per STARTTLS session
-/// (handshake, then relay), one accept thread per listening socket. All are
-/// counted, and `shutdown()` stops and waits for every one of them.
+/// Threads: a fixed set of lanes (event-loop threads, about one per core,
+/// `PoolLane`), whatever the load. Connections, listening sockets and
+/// STARTTLS sessions (handshake, then relay) all run non-blocking on them.
+/// `shutdown()` stops every lane and waits for its thread.
 public final class TLSPoolServer: @unchecked Sendable {
     public let configuration: TLSPoolConfiguration
     /// Replaced whole by `reloadIdentities`; a session keeps the store it
@@ -19,27 +20,43 @@ public final class TLSPoolServer: @unchecked Sendable {
     let dane: DANEVerifier
     let registry = SessionRegistry()
 
-    /// Readable once the pool stops; every reader and acceptor polls it.
-    private let stopFD: Int32
+    private let lanes: [PoolLane]
+    private let laneTurn = Mutex(0)
     private let state = NSCondition()
     private var connections: [ObjectIdentifier: PoolConnection] = [:]
     private var sessions: [ObjectIdentifier: PoolSession] = [:]
     private var liveThreads = 0
     private var stopped = false
-    private var listeners: [UnixListener] = []
+    private var listeners: [(listener: UnixListener, lane: PoolLane, watch: LaneWatch)] = []
 
     public init(configuration: TLSPoolConfiguration) throws {
         self.configuration = configuration
         currentCredentials = try CredentialStore(configuration.identities)
         dane = try DANEVerifier()
-        stopFD = kx_fdpass_wake_fd()
-        guard stopFD >= 0 else { throw TLSPoolSetupError("eventfd: errno \(errno)") }
+        do {
+            lanes = try (0..<max(configuration.lanes, 1)).map { _ in try PoolLane() }
+        } catch {
+            throw TLSPoolSetupError("event loop: \(error)")
+        }
         signal(SIGPIPE, SIG_IGN)   // belt and braces: every socket write already uses MSG_NOSIGNAL
+        for lane in lanes {
+            if let problem = spawn({ lane.run() }) {
+                shutdown()
+                throw TLSPoolSetupError(problem)
+            }
+        }
     }
 
     deinit {
         shutdown()
-        Descriptors.close(stopFD)
+    }
+
+    /// The lane for the next connection or session (round robin).
+    func nextLane() -> PoolLane {
+        laneTurn.withLock { turn in
+            defer { turn = (turn + 1) % lanes.count }
+            return lanes[turn]
+        }
     }
 
     func log(_ message: String) { configuration.log(message) }
@@ -63,7 +80,7 @@ public final class TLSPoolServer: @unchecked Sendable {
             Descriptors.close(fd)
             throw error
         }
-        let connection = PoolConnection(server: self, transport: transport, stopFD: stopFD)
+        let connection = PoolConnection(server: self, transport: transport, lane: nextLane())
         state.lock()
         guard !stopped else {
             state.unlock()
@@ -72,13 +89,7 @@ public final class TLSPoolServer: @unchecked Sendable {
         }
         connections[ObjectIdentifier(connection)] = connection
         state.unlock()
-        if let problem = spawn({ connection.readLoop() }) {
-            state.lock()
-            connections[ObjectIdentifier(connection)] = nil
-            state.unlock()
-            transport.close()
-            throw TLSPoolSetupError(problem)
-        }
+        connection.lane.execute { connection.start() }
     }
 
     /// Embedded mode: a socketpair with one end served by this pool; the
@@ -96,23 +107,32 @@ public final class TLSPoolServer: @unchecked Sendable {
     /// permissions are the pool's access control.
     public func listen(path: String, mode: mode_t = 0o660) throws {
         let listener: UnixListener
-        do { listener = try UnixListener(path: path, what: "pool socket", mode: mode, backlog: 16, nonBlocking: false) }
+        do { listener = try UnixListener(path: path, what: "pool socket", mode: mode, backlog: 64, nonBlocking: true) }
         catch let error as UnixListenerError { throw TLSPoolSetupError(error.description) }
+        let lane = nextLane(), watch = LaneWatch()
         state.lock()
-        listeners.append(listener)
+        guard !stopped else {
+            state.unlock()
+            Descriptors.close(listener.fd)
+            listener.removeFile()
+            throw TLSPoolSetupError("the pool has stopped")
+        }
+        listeners.append((listener, lane, watch))
         state.unlock()
         let fd = listener.fd
-        if let problem = spawn({ self.acceptLoop(fd) }) { throw TLSPoolSetupError(problem) }
+        lane.execute { [self] in
+            watch.watch = lane.loop.watch(fd: fd, events: .readable) { [unowned self] _ in acceptAll(fd) }
+        }
     }
 
-    private func acceptLoop(_ listener: Int32) {
-        var fds = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0), pollfd(fd: stopFD, events: Int16(POLLIN), revents: 0)]
+    /// Takes every waiting connection (the listening socket is non-blocking).
+    private func acceptAll(_ listener: Int32) {
         while true {
-            let ready = poll(&fds, 2, -1)
-            if ready < 0 && errno == EINTR { continue }
-            guard ready > 0, fds[1].revents == 0 else { return }
             let fd = accept(listener, nil, nil)
-            guard fd >= 0 else { continue }
+            guard fd >= 0 else {
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                return   // EAGAIN, or out of descriptors: the next readiness retries
+            }
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
             do { try attach(fd) } catch { log("TLS Pool: connection not served: \(error)") }
         }
@@ -127,7 +147,7 @@ public final class TLSPoolServer: @unchecked Sendable {
 
     // MARK: - Sessions
 
-    /// Starts `session` on its own thread; the refusal to report otherwise.
+    /// Starts `session` on its lane; the refusal to report otherwise.
     func launch(_ session: PoolSession) -> PoolProblem? {
         state.lock()
         guard !stopped else {
@@ -140,12 +160,7 @@ public final class TLSPoolServer: @unchecked Sendable {
         }
         sessions[ObjectIdentifier(session)] = session
         state.unlock()
-        if let problem = spawn({ session.run() }) {
-            state.lock()
-            sessions[ObjectIdentifier(session)] = nil
-            state.unlock()
-            return PoolProblem(.entangledThreads, problem)
-        }
+        session.lane.execute { session.start() }
         return nil
     }
 
@@ -174,7 +189,7 @@ public final class TLSPoolServer: @unchecked Sendable {
         return connections.count
     }
 
-    /// Threads this pool has running.
+    /// Threads this pool has running: its lanes, whatever the load.
     public var liveThreadCount: Int {
         state.lock()
         defer { state.unlock() }
@@ -194,27 +209,30 @@ public final class TLSPoolServer: @unchecked Sendable {
     }
 
     /// Stops accepting, disconnects every connection, cancels every session
-    /// and waits (up to `timeout`) for all pool threads to end.
+    /// and waits (up to `timeout`) for every lane's thread to end.
     public func shutdown(timeout: Double = 10) {
         state.lock()
         let first = !stopped
         stopped = true
         let running = Array(sessions.values)
         let open = listeners
+        let attached = Array(connections.values)
         listeners = []
         state.unlock()
         guard first else { return }
-        kx_fdpass_wake_signal(stopFD)
+        for (_, lane, watch) in open { lane.execute { watch.watch = nil } }
+        for connection in attached { connection.lane.execute { connection.teardown() } }
         for session in running { session.cancel() }
+        // Each lane stops after the work queued above (and what it queues in
+        // turn on the same lane) has run.
+        for lane in lanes { lane.execute { lane.stop() } }
         let deadline = Date().addingTimeInterval(timeout)
         state.lock()
         while liveThreads > 0 {
-            // Sessions started while we were stopping are cancelled as they show up.
-            for session in sessions.values { session.cancel() }
-            if !state.wait(until: min(deadline, Date().addingTimeInterval(0.1))) && Date() >= deadline { break }
+            if !state.wait(until: deadline) { break }
         }
         state.unlock()
-        for listener in open {
+        for (listener, _, _) in open {
             Descriptors.close(listener.fd)
             listener.removeFile()   // only if it is still ours
         }
@@ -262,4 +280,9 @@ enum PoolThread {
         if result != 0 { box.release() }
         return result == 0
     }
+}
+
+/// A listening socket's watch, set and cleared on its lane.
+final class LaneWatch: @unchecked Sendable {
+    var watch: Watch? { didSet { if oldValue !== watch { oldValue?.cancel() } } }
 }

@@ -2,11 +2,12 @@ import Foundation
 import KXEventLoop
 import KXOver
 
-/// DANE data for a pool from the core's `Resolver` port: the pool's session
-/// threads ask here, the lookup runs on the resolver's event loop (kxoverd's
-/// own validating resolver, sharing its cache, or one on a thread of its own
-/// in tlspoold), and the thread waits for the answer, bounded. The resolver's
-/// DNSSEC verdict decides: only a secure answer carries records.
+/// DANE data for a pool from the core's `Resolver` port: a pool session
+/// asks, the lookup runs on the resolver's event loop (kxoverd's own
+/// validating resolver, sharing its cache, or one on a thread of its own in
+/// tlspoold), and the answer goes back to the session without anyone
+/// waiting, at the latest when `timeout` passes. The resolver's DNSSEC
+/// verdict decides: only a secure answer carries records.
 public final class LoopTLSAResolver: TLSAResolver, @unchecked Sendable {
     // @unchecked: `resolver` is only touched on the loop, via the executor.
     private let executor: LoopExecutor
@@ -19,34 +20,52 @@ public final class LoopTLSAResolver: TLSAResolver, @unchecked Sendable {
         self.timeout = timeout
     }
 
-    public func tlsa(forHost host: String) -> TLSALookup {
-        let done = DispatchSemaphore(value: 0)
-        let answer = Mutex<TLSALookup?>(nil)
-        let resolver = self.resolver
+    public func tlsa(forHost host: String, completion: @escaping @Sendable (TLSALookup) -> Void) {
+        let resolver = self.resolver, timeout = self.timeout
         let name = KXOverLookups.tlsaName(host)
+        let once = AnswerOnce(completion)
         executor.execute {
-            resolver.value.query(name, .tlsa) { result in
-                let lookup: TLSALookup
-                switch result {
-                case .failure(let failure):
-                    lookup = .failed("\(name) TLSA: \(failure)")
-                case .success(let answer):
-                    switch answer.security {
-                    case .bogus(let reason): lookup = .bogus("\(name) TLSA: \(reason)")
-                    case .insecure: lookup = .insecure
-                    case .secure:
-                        lookup = .secure(answer.rdata.compactMap(DNSRecords.tlsa).map {
-                            TLSARecord(usage: $0.usage, selector: $0.selector, matchingType: $0.matchingType, data: $0.data)
-                        })
-                    }
-                }
-                answer.withLock { $0 = lookup }
-                done.signal()
+            resolver.value.query(name, .tlsa) { result in once.answer(Self.lookup(result, name: name)) }
+        }
+        // The bound, whichever comes first: a late answer is dropped (the
+        // resolver's own query timeout ends the query itself).
+        Self.timers.asyncAfter(deadline: .now() + timeout) {
+            once.answer(.failed("TLSA lookup for \(host) did not finish within \(timeout) s"))
+        }
+    }
+
+    private static let timers = DispatchQueue(label: "kxover.tlsa-bounds")
+
+    private static func lookup(_ result: Result<DNSAnswer, DNSFailure>, name: String) -> TLSALookup {
+        switch result {
+        case .failure(let failure):
+            return .failed("\(name) TLSA: \(failure)")
+        case .success(let answer):
+            switch answer.security {
+            case .bogus(let reason): return .bogus("\(name) TLSA: \(reason)")
+            case .insecure: return .insecure
+            case .secure:
+                return .secure(answer.rdata.compactMap(DNSRecords.tlsa).map {
+                    TLSARecord(usage: $0.usage, selector: $0.selector, matchingType: $0.matchingType, data: $0.data)
+                })
             }
         }
-        guard done.wait(timeout: .now() + timeout) == .success else {
-            return .failed("TLSA lookup for \(host) did not finish within \(timeout) s")
+    }
+}
+
+/// Passes on the first answer only.
+private final class AnswerOnce: @unchecked Sendable {
+    private let lock = NSLock()
+    private var completion: (@Sendable (TLSALookup) -> Void)?
+    init(_ completion: @escaping @Sendable (TLSALookup) -> Void) { self.completion = completion }
+
+    var isAnswered: Bool { lock.withLock { completion == nil } }
+
+    func answer(_ lookup: TLSALookup) {
+        let waiting = lock.withLock { () -> (@Sendable (TLSALookup) -> Void)? in
+            defer { completion = nil }
+            return completion
         }
-        return answer.withLock { $0 } ?? .failed("no TLSA answer for \(host)")
+        waiting?(lookup)
     }
 }

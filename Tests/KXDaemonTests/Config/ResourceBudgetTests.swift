@@ -52,5 +52,5 @@ struct ResourceBudgetTests {
 }
 
 private struct NoTLSA: TLSAResolver {
-    func tlsa(forHost host: String) -> TLSALookup { .failed("none") }
+    func tlsa(forHost host: String, completion: @escaping @Sendable (TLSALookup) -> Void) { completion(.failed("none")) }
 }

@@ -4,8 +4,8 @@ import KXOver
 import Testing
 import TLSPool
 
-/// The pool's TLSA source over the core's Resolver port: a session thread
-/// asks, the query runs on the loop, and only the resolver's DNSSEC verdict
+/// The pool's TLSA source over the core's Resolver port: a pool loop asks,
+/// the query runs on the resolver's loop, the answer comes back by callback, and only the resolver's DNSSEC verdict
 /// decides what the pool may trust.
 @Suite("TLSA from the resolver port")
 struct LoopTLSAResolverTests {
@@ -31,14 +31,13 @@ struct LoopTLSAResolverTests {
             == .failed("TLSA lookup for kdc.b.test did not finish within 0.05 s"))
     }
 
-    /// Asks from another thread, as a pool session does, while this thread runs the loop.
+    /// Asks from another thread, as a pool loop does, while this thread runs the resolver's loop.
     private func lookup(_ host: String, through resolver: ScriptedResolver, timeout: Double = 10) throws -> TLSALookup? {
         let loop = try EventLoop()
         let source = LoopTLSAResolver(resolver: resolver, executor: loop.executor, timeout: timeout)
         let result = Mutex<TLSALookup?>(nil)
         Thread {
-            let lookup = source.tlsa(forHost: host)   // not under the lock: the loop thread checks it meanwhile
-            result.withLock { $0 = lookup }
+            source.tlsa(forHost: host) { lookup in result.withLock { $0 = lookup } }
         }.start()
         loop.run(until: { result.withLock { $0 != nil } }, timeout: 30)
         return result.withLock { $0 }

@@ -1,31 +1,30 @@
-import CFDPass
 import CGnuTLS
 import Foundation
 
-/// One GnuTLS session on a pool session's TCP socket, with our transport
-/// (cancellable waits, non-blocking reads for the relay). Used by one thread
-/// at a time; after the handshake the owner serialises access with a lock.
+/// One non-blocking GnuTLS session on a pool session's TCP socket. Every
+/// call returns at once: GNUTLS_E_AGAIN means "call again once the socket is
+/// ready" (`wantsWrite` says for what). Used on one event loop thread; after
+/// the handshake the owner serialises it with the exporter by a lock.
 final class TLSSession {
     enum Role { case client, server }
 
     let handle: gnutls_session_t
-    private let io: UnsafeMutablePointer<kx_io>
+    private let transport: SocketTransport
 
-    init(role: Role, cryptFD: Int32, cancelFD: Int32, priority: String) throws {
+    /// `replay`: bytes read earlier from the same socket by another session,
+    /// read again before the socket (`SocketTransport`).
+    init(role: Role, cryptFD: Int32, priority: String, replay: [UInt8] = []) throws {
         var session: gnutls_session_t?
-        let flags = UInt32(role == .client ? GNUTLS_CLIENT : GNUTLS_SERVER) | UInt32(GNUTLS_NO_TICKETS)
+        // GNUTLS_NONBLOCK also leaves out GnuTLS's own handshake timeout: the
+        // session's deadline timer on the loop bounds the handshake instead.
+        let flags = UInt32(role == .client ? GNUTLS_CLIENT : GNUTLS_SERVER) | UInt32(GNUTLS_NO_TICKETS) | UInt32(GNUTLS_NONBLOCK)
         let created = gnutls_init(&session, flags)
         guard created == GNUTLS_E_SUCCESS, let session else {
             throw TLSPoolSetupError("gnutls_init: \(GnuTLS.describe(created))")
         }
         handle = session
-        io = .allocate(capacity: 1)
-        io.initialize(to: kx_io(fd: cryptFD, cancel_fd: cancelFD, nonblocking_reads: 0))
-        // Our transport: every wait also watches the cancel descriptor.
-        gnutls_transport_set_ptr(session, io)
-        gnutls_transport_set_pull_function(session, kx_io_pull)
-        gnutls_transport_set_push_function(session, kx_io_push)
-        gnutls_transport_set_pull_timeout_function(session, kx_io_pull_timeout)
+        transport = SocketTransport(fd: cryptFD, replay: replay)
+        transport.install(on: session)
         var errorPosition: UnsafePointer<CChar>?
         let prioritised = gnutls_priority_set_direct(session, priority, &errorPosition)
         guard prioritised == GNUTLS_E_SUCCESS else {
@@ -37,8 +36,6 @@ final class TLSSession {
 
     deinit {
         gnutls_deinit(handle)
-        io.deinitialize(count: 1)
-        io.deallocate()
     }
 
     /// GnuTLS keeps a pointer to `credentials`, not a copy: `owner` (their
@@ -66,16 +63,25 @@ final class TLSSession {
         gnutls_certificate_server_set_request(handle, GNUTLS_CERT_REQUIRE)
     }
 
-    func setHandshakeTimeout(milliseconds: UInt32) {
-        gnutls_handshake_set_timeout(handle, milliseconds)
-    }
-
-    /// Runs the handshake to completion or a fatal error (blocking, cancellable).
-    func handshake() -> Int32 {
+    /// Advances the handshake as far as the socket allows: GNUTLS_E_SUCCESS,
+    /// GNUTLS_E_AGAIN (wait for `wantsWrite` or readable, then call again)
+    /// or a fatal error.
+    func handshakeStep() -> Int32 {
         while true {
             let result = gnutls_handshake(handle)
-            if result >= 0 || gnutls_error_is_fatal(result) != 0 { return result }
+            if result >= 0 || result == GNUTLS_E_AGAIN || gnutls_error_is_fatal(result) != 0 { return result }
         }
+    }
+
+    /// After GNUTLS_E_AGAIN: whether GnuTLS waits to write (else to read).
+    var wantsWrite: Bool { gnutls_record_get_direction(handle) == 1 }
+
+    /// Keep what is read from the socket from now on, for `takeRecorded`.
+    func startRecording() { transport.recording = true }
+
+    /// What was read while recording; nil if it outgrew the bound.
+    func takeRecorded() -> [UInt8]? {
+        transport.recordingOverflowed ? nil : transport.takeRecorded()
     }
 
     /// Tells the peer why, where GnuTLS knows an alert for `error`.
@@ -142,11 +148,6 @@ final class TLSSession {
 
     // MARK: - Relay
 
-    /// From here on reads return GNUTLS_E_AGAIN instead of waiting.
-    func useNonBlockingReads() {
-        io.pointee.nonblocking_reads = 1
-    }
-
     var pendingBytes: Int { gnutls_record_check_pending(handle) }
 
     func receive(into buffer: UnsafeMutableRawBufferPointer) -> Int {
@@ -157,8 +158,9 @@ final class TLSSession {
         gnutls_record_send(handle, bytes.baseAddress, bytes.count)
     }
 
-    func closeWrite() {
-        _ = gnutls_bye(handle, GNUTLS_SHUT_WR)
+    /// close_notify; GNUTLS_E_AGAIN when the socket had no room (call again).
+    func closeWrite() -> Int32 {
+        gnutls_bye(handle, GNUTLS_SHUT_WR)
     }
 
     /// Installs the hook that runs after the ClientHello is parsed (server role).
