@@ -132,6 +132,47 @@ struct InteropTests {
         remote.close()
     }
 
+    /// No thread per session (issue 17): with 40 exchanges in flight through
+    /// tlspoold (the server side, LOCALID checked), its thread count stays
+    /// what it was idle, and it holds at most two descriptors per session
+    /// (the TCP socket and the plaintext end); afterwards both return.
+    @Test func tlspooldKeepsItsThreadsWithManyExchangesInFlight() throws {
+        let certs = try TestCertificates.get()
+        let (daemon, socket) = try tlspoold(certs)
+        defer { daemon.stop() }
+        let pid = daemon.process.processIdentifier
+        let fdDir = "/proc/\(pid)/fd", taskDir = "/proc/\(pid)/task"
+        let pair = try PoolPair()
+        defer { pair.shutdown() }
+        let remote = try TLSPoolClient.connect(path: socket, loop: pair.loop)
+        defer { remote.close() }
+        let harness = LoopbackHandshakes(loop: pair.loop, clientSide: pair.harness.clientSide, serverSide: remote)
+        _ = try harness.runConcurrentHandshakes(count: 2, inFlight: 2, clientID: "kdc.a.test", serverID: "kdc.b.test")   // connected, PING done
+        #expect(pair.run(until: { Self.count(taskDir) > 0 }))
+        let idleThreads = Self.count(taskDir), idleFDs = Self.count(fdDir)
+
+        let peaks = Mutex((threads: 0, fds: 0, samples: 0)), sampling = Mutex(true)
+        let sampler = Thread {
+            while sampling.withLock({ $0 }) {
+                let threads = Self.count(taskDir), fds = Self.count(fdDir)
+                peaks.withLock { $0 = (max($0.threads, threads), max($0.fds, fds), $0.samples + 1) }
+                usleep(2_000)
+            }
+        }
+        sampler.start()
+        let inFlight = 40
+        _ = try harness.runConcurrentHandshakes(count: 120, inFlight: inFlight, clientID: "kdc.a.test", serverID: "kdc.b.test")
+        sampling.withLock { $0 = false }
+        let peak = peaks.withLock { $0 }
+        #expect(peak.samples > 10)
+        #expect(peak.threads == idleThreads, "\(peak.threads) threads at the peak, \(idleThreads) idle")
+        #expect(peak.fds <= idleFDs + 2 * inFlight, "\(peak.fds) descriptors at the peak, \(idleFDs) idle")
+        #expect(peak.fds > idleFDs, "the sampler saw sessions")
+        let deadline = Date().addingTimeInterval(5)
+        while Self.count(fdDir) > idleFDs && Date() < deadline { usleep(10_000) }
+        #expect(Self.count(fdDir) == idleFDs && Self.count(taskDir) == idleThreads)
+    }
+
     @Test func tlspooldCleansUpAfterAClientDisconnectsMidFlow() throws {
         let certs = try TestCertificates.get()
         let (daemon, socket) = try tlspoold(certs)

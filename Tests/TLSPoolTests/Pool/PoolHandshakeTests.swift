@@ -110,6 +110,63 @@ struct PoolHandshakeTests {
         #expect(try pair.checkRealm(server, .mine, "C.TEST") && !pair.checkRealm(server, .mine, "B.TEST"))
     }
 
+    /// The server's LOCALID answer may name another identity than the SNI:
+    /// the certificate then follows the answer, though GnuTLS had parsed the
+    /// ClientHello before the application was asked (a first pass reads it,
+    /// the second session handshakes on the same bytes). Here the client
+    /// asked for kdc.b.test and so refuses kdc.c.test's certificate: proof
+    /// that the approved identity's credentials were used.
+    @Test func theServersCertificateFollowsTheApprovedIdentity() throws {
+        let certs = try TestCertificates.get()
+        let pair = try PoolPair(server: [certs.identity("kdc-b", host: "kdc.b.test"), certs.identity("kdc-c", host: "kdc.c.test", chain: true)])
+        defer { pair.shutdown() }
+        let outcome = try pair.handshake(localIDHandler: { proposed, _ in .accept(localID: proposed == "kdc.b.test" ? "kdc.c.test" : proposed) })
+        guard case .failure(let error) = outcome.client else {
+            Issue.record("the client accepted the wrong certificate")
+            return
+        }
+        #expect(error.message.contains("the server certificate does not name kdc.b.test"), "\(error.message)")
+        // The same flow with the proposal approved as it is succeeds.
+        let approved = try pair.handshake()
+        #expect(try approved.server.get().localID == "kdc.b.test")
+    }
+
+    /// Megabytes both ways at once through the relay, with one reader
+    /// starting late: the sockets fill up, the relay pauses the other side
+    /// and loses nothing.
+    @Test func theRelayPausesAFullSideAndLosesNothing() throws {
+        let pair = try PoolPair()
+        defer { pair.shutdown() }
+        let outcome = try pair.handshake()
+        let client = try outcome.client.get(), server = try outcome.server.get()
+        let a = try #require(client.plaintextFD), b = try #require(server.plaintextFD)
+        let size = 4 << 20
+        let fromA = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+        let fromB = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 17 &+ 3) }
+        @Sendable func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
+            var offset = 0
+            while offset < bytes.count {
+                let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, bytes.count - offset) }
+                if n <= 0 { return }
+                offset += n
+            }
+        }
+        let writers = [Thread { writeAll(a, fromA) }, Thread { writeAll(b, fromB) }]
+        writers.forEach { $0.start() }
+        let atB = Mutex<[UInt8]>([])
+        let lateReader = Thread {
+            usleep(300_000)   // let everything on the way fill up first
+            let bytes = readBytes(b, count: size, timeout: 30)
+            atB.withLock { $0 = bytes }
+        }
+        lateReader.start()
+        let atA = readBytes(a, count: size, timeout: 30)
+        #expect(atA.count == size && atA == fromB)
+        let deadline = Date().addingTimeInterval(30)
+        while atB.withLock({ $0.count }) < size && Date() < deadline { usleep(10_000) }
+        #expect(atB.withLock { $0 == fromA })
+    }
+
     @Test func serverWithoutLocalIDCheckStillTakesTheSNI() throws {
         let pair = try PoolPair()
         defer { pair.shutdown() }
