@@ -93,6 +93,7 @@ public final class LoopbackHandshakes {
         var launched = 0, completed = 0
         var failure: Error?
         var running: [Int: (StartTLS, StartTLS)] = [:]
+        func keepFirst(_ error: Error) { if failure == nil { failure = error } }   // later ones follow from it
         func launch() {
             let number = launched
             launched += 1
@@ -109,16 +110,16 @@ public final class LoopbackHandshakes {
                         do {
                             let x = try first.get(), y = try second.get()
                             guard Self.sameBytes(x, y) else {
-                                failure = TLSPoolError(code: EPROTO, message: "exported keys differ"); return
+                                keepFirst(TLSPoolError(code: EPROTO, message: "exported keys differ")); return
                             }
-                        } catch { failure = error; return }
+                        } catch { keepFirst(error); return }
                         completed += 1
                         if launched < count && failure == nil { launch() }
                     }
                     a.exportKey(label: KeySchedule.exporterLabel, context: [], length: exportLength) { first = $0; compared() }
                     b.exportKey(label: KeySchedule.exporterLabel, context: [], length: exportLength) { second = $0; compared() }
                 } catch {
-                    failure = error
+                    keepFirst(error)
                 }
             }
             do {
@@ -126,7 +127,7 @@ public final class LoopbackHandshakes {
                                                 localIDHandler: { proposed, _ in .accept(localID: proposed) },
                                                 clientDone: { clientResult = $0; bothDone() }, serverDone: { serverResult = $0; bothDone() })
             } catch {
-                failure = error
+                keepFirst(error)
             }
         }
         let started = Date()

@@ -10,6 +10,8 @@ final class PoolConnection: @unchecked Sendable {
     let server: TLSPoolServer
     let transport: TLSPoolConnection
     let lane: PoolLane
+    /// Everything the pool sends this application goes through here, never waiting.
+    private let outbox: Outbox
     /// Watches the socket on the lane (touched only there).
     private var readWatch: Watch? { didSet { if oldValue !== readWatch { oldValue?.cancel() } } }
 
@@ -23,6 +25,7 @@ final class PoolConnection: @unchecked Sendable {
         self.server = server
         self.transport = transport
         self.lane = lane
+        outbox = Outbox(transport: transport, lane: lane)
     }
 
     var isClosed: Bool { state.withLock { closed } }
@@ -74,9 +77,9 @@ final class PoolConnection: @unchecked Sendable {
         var outgoing = record
         if outgoing.command == .error || outgoing.command == .success { outgoing.cbid = 0 }
         do {
-            try transport.send(outgoing)
+            try outbox.send(outgoing)
         } catch {
-            server.log("TLS Pool reply \(outgoing.command.name) not delivered: \(error)")
+            server.log("TLS Pool reply \(outgoing.command.name) not delivered: \(error == .stuck ? "the application does not read its records" : "disconnected")")
         }
     }
 
@@ -134,7 +137,7 @@ final class PoolConnection: @unchecked Sendable {
         var outgoing = record
         outgoing.cbid = cbid
         do {
-            try transport.send(outgoing)
+            try outbox.send(outgoing)
         } catch {
             state.withLock { if callbacks[cbid] === session { callbacks[cbid] = nil } }
             return PoolProblem(.clientDisconnect, "the application disconnected")
@@ -179,6 +182,7 @@ final class PoolConnection: @unchecked Sendable {
         let stopping = server.registry.connectionClosed(self)
         for session in stopping { session.cancel() }
         for session in started where !session.isRegistered { session.cancel() }
+        outbox.close()
         transport.close()
         server.connectionEnded(self)
     }

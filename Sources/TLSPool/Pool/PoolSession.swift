@@ -164,7 +164,7 @@ final class PoolSession: @unchecked Sendable {
     }
 
     private func newTLSSession(replay: [UInt8]) throws -> TLSSession {
-        let session = try TLSSession(role: role, cryptFD: cryptFD, priority: server.configuration.priority, replay: replay)
+        let session = try TLSSession(role: role, cryptFD: cryptFD, priority: server.priority, replay: replay)
         tls = session
         if role == .server {
             session.setPostClientHelloHook(context: Unmanaged.passUnretained(self).toOpaque()) { handle in

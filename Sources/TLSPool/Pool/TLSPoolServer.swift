@@ -18,6 +18,7 @@ public final class TLSPoolServer: @unchecked Sendable {
     private var currentCredentials: CredentialStore
     private let credentialLock = NSLock()
     let dane: DANEVerifier
+    let priority: TLSPriority
     let registry = SessionRegistry()
 
     private let lanes: [PoolLane]
@@ -33,6 +34,7 @@ public final class TLSPoolServer: @unchecked Sendable {
         self.configuration = configuration
         currentCredentials = try CredentialStore(configuration.identities)
         dane = try DANEVerifier()
+        priority = try TLSPriority(configuration.priority)
         do {
             lanes = try (0..<max(configuration.lanes, 1)).map { _ in try PoolLane() }
         } catch {

@@ -9,6 +9,18 @@ final class DANEVerifier: @unchecked Sendable {
     private var state: dane_state_t?
     /// libdane's state is used read-only, but nothing promises it is thread-safe.
     private let lock = NSLock()
+    /// Chains already seen to match a record (under `lock`). A match depends
+    /// only on the chain's bytes and the record (validity periods are
+    /// checked apart, on every handshake), so a peer seen again costs a
+    /// lookup instead of libdane's certificate parsing. Only matches are
+    /// kept: a refusal may have been about time. Bounded; emptied when full.
+    private var matches: Set<Match> = []
+    static let matchesKept = 256
+
+    private struct Match: Hashable {
+        let record: [UInt8]
+        let chain: [[UInt8]]
+    }
 
     init() throws {
         // No resolver inside libdane: TLSA records come from our TLSAResolver.
@@ -58,6 +70,8 @@ final class DANEVerifier: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         let rdata = record.rdata
+        let match = Match(record: rdata, chain: chain)
+        if matches.contains(match) { return nil }
         let copy = UnsafeMutablePointer<CChar>.allocate(capacity: rdata.count)
         defer { copy.deallocate() }
         rdata.withUnsafeBytes { copy.update(from: $0.bindMemory(to: CChar.self).baseAddress!, count: rdata.count) }
@@ -73,6 +87,8 @@ final class DANEVerifier: @unchecked Sendable {
         }
         guard verified == 0 else { return GnuTLS.describeDANE(verified) }
         guard status == 0 else { return Self.describe(status) }
+        if matches.count >= Self.matchesKept { matches.removeAll() }
+        matches.insert(match)
         return nil
     }
 

@@ -13,7 +13,7 @@ final class TLSSession {
 
     /// `replay`: bytes read earlier from the same socket by another session,
     /// read again before the socket (`SocketTransport`).
-    init(role: Role, cryptFD: Int32, priority: String, replay: [UInt8] = []) throws {
+    init(role: Role, cryptFD: Int32, priority: TLSPriority, replay: [UInt8] = []) throws {
         var session: gnutls_session_t?
         // GNUTLS_NONBLOCK also leaves out GnuTLS's own handshake timeout: the
         // session's deadline timer on the loop bounds the handshake instead.
@@ -25,14 +25,15 @@ final class TLSSession {
         handle = session
         transport = SocketTransport(fd: cryptFD, replay: replay)
         transport.install(on: session)
-        var errorPosition: UnsafePointer<CChar>?
-        let prioritised = gnutls_priority_set_direct(session, priority, &errorPosition)
+        priorityOwner = priority   // GnuTLS refers to the cache, it does not copy it
+        let prioritised = gnutls_priority_set(session, priority.cache)
         guard prioritised == GNUTLS_E_SUCCESS else {
-            throw TLSPoolSetupError("priority \"\(priority)\": \(GnuTLS.describe(prioritised))")
+            throw TLSPoolSetupError("priority \"\(priority.text)\": \(GnuTLS.describe(prioritised))")
         }
     }
 
     private var credentialsOwner: AnyObject?
+    private var priorityOwner: TLSPriority?
 
     deinit {
         gnutls_deinit(handle)
