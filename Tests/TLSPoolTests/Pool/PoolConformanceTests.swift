@@ -128,6 +128,33 @@ struct PoolConformanceTests {
         expectError(try app.roundTrip(record), .prngUnavailable)
     }
 
+    /// Replies never wait for an application's socket: one that sends and
+    /// never reads gets its replies queued, and is cut off once more than
+    /// `Outbox.limit` wait; meanwhile the lanes (which it shares with the
+    /// other connections) answer everyone else at once.
+    @Test func anApplicationThatNeverReadsIsCutOffWithoutHoldingUpOthers() throws {
+        let pool = try pool()
+        defer { pool.shutdown() }
+        let silent = try RawClient(pool)
+        let others = try (0..<pool.configuration.lanes).map { _ in try RawClient(pool) }   // one on every lane
+        var ping = TLSPoolRecord(command: .ping)
+        ping.ping.facilities = .startTLS
+        var sent = 0, cut = false
+        let deadline = Date().addingTimeInterval(30)
+        while !cut && sent < 4 * Outbox.limit && Date() < deadline {
+            do { try silent.request(ping); sent += 1 } catch { cut = true }
+            if sent % 1000 == 0 {
+                for other in others { #expect(try other.roundTrip(ping).command == .ping) }
+            }
+        }
+        #expect(cut, "the pool ended the connection (after \(sent) requests)")
+        #expect(sent > Outbox.limit, "it queued \(Outbox.limit) replies first")
+        let gone = Date().addingTimeInterval(5)
+        while pool.connectionCount > others.count && Date() < gone { usleep(10_000) }
+        #expect(pool.connectionCount == others.count)
+        for other in others { #expect(try other.roundTrip(ping).command == .ping) }
+    }
+
     /// Both sides raw: T3 → T4 → T5a → T6 → T7a → T8 on the server, T3 → T6 → T7a → T8 on the client.
     @Test func everyTransitionWithItsReqidAndCbidRules() throws {
         let certs = try TestCertificates.get()
