@@ -30,7 +30,7 @@ let pinned = StaticTLSAResolver(options.tlsa.mapValues { .secure($0) })
 var tlsaResolver: any TLSAResolver = pinned
 if options.usesDNSSEC {
     do {
-        // The resolver runs on a loop thread of its own; pool session threads wait on it, bounded.
+        // The resolver runs on a loop thread of its own; pool sessions get its answers by completion, bounded.
         let timeout = options.resolver.queryTimeout + 1
         let dnssec = try ResolverThread.start(configuration: options.resolver, name: "tlsa-resolver") { resolver, executor in
             LoopTLSAResolver(resolver: resolver, executor: executor, timeout: timeout)
