@@ -34,6 +34,13 @@ final class PoolLane: @unchecked Sendable {
 
     var isCurrent: Bool { executor.inLoopThread }
 
+    /// Runs `work` now when called on this lane (from its event handlers,
+    /// never from inside a session step), else queues it: a hop saved for
+    /// a connection and a session that happen to share a lane.
+    func perform(_ work: @escaping @Sendable () -> Void) {
+        if isCurrent { work() } else { executor.execute(work) }
+    }
+
     /// The thread body: runs the loop until `stop`. Work queued afterwards
     /// is dropped (a session it would cancel was cancelled before the stop).
     func run() {

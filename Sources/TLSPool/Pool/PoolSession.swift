@@ -446,7 +446,7 @@ final class PoolSession: @unchecked Sendable {
 
     /// The application's answer to our callback (any thread).
     func callbackAnswered(_ answer: ReceivedRecord) {
-        lane.execute { [self] in
+        lane.perform { [self] in
             guard stage == .awaitingAnswer, let pending = awaiting else { return Descriptors.close(answer.passedFD) }
             awaiting = nil
             latestReqid = answer.record.reqid

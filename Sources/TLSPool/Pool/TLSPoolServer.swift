@@ -162,7 +162,7 @@ public final class TLSPoolServer: @unchecked Sendable {
         }
         sessions[ObjectIdentifier(session)] = session
         state.unlock()
-        session.lane.execute { session.start() }
+        session.lane.perform { session.start() }   // called from the connection's reader
         return nil
     }
 
