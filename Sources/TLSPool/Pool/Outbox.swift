@@ -19,8 +19,10 @@ final class Outbox: @unchecked Sendable {
     /// On the lane only.
     private var writeWatch: Watch? { didSet { if oldValue !== writeWatch { oldValue?.cancel() } } }
 
-    /// About 1.5 MiB of records: far more than an application that reads has waiting.
-    static let limit = 4096
+    /// About 6 MiB of records: far more than an application that reads ever
+    /// has waiting, even kxoverd's own engine with a burst of exchanges
+    /// (a handful of records each) at the pool's session cap.
+    static let limit = 16384
 
     init(transport: TLSPoolConnection, lane: PoolLane) {
         self.transport = transport
