@@ -160,6 +160,27 @@ public final class Watch {
     deinit { cancel() }
 }
 
+/// A watch held by its owner that is cancelled whenever it is replaced or
+/// set to nil. Needed for timers: a pending `schedule` keeps itself alive
+/// (that is what lets callers fire and forget), so dropping the owner's
+/// reference alone would leave it to fire.
+@propertyWrapper
+public struct CancelledWhenReplaced {
+    private var watch: Watch?
+
+    public init(wrappedValue: Watch?) {
+        watch = wrappedValue
+    }
+
+    public var wrappedValue: Watch? {
+        get { watch }
+        set {
+            if watch !== newValue { watch?.cancel() }
+            watch = newValue
+        }
+    }
+}
+
 /// The Sendable door into a loop from other threads: queued closures run on
 /// the loop thread in order.
 public final class LoopExecutor: Sendable {

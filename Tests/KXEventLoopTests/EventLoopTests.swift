@@ -25,6 +25,24 @@ struct EventLoopTests {
         #expect(!fired)
     }
 
+    /// A dropped timer still fires (fire and forget); one held with
+    /// @CancelledWhenReplaced is cancelled when replaced or set to nil.
+    @Test func aHeldTimerIsCancelledWhenReplaced() throws {
+        final class Holder { @CancelledWhenReplaced var timer: Watch? }
+        let loop = try EventLoop()
+        var fired: [String] = []
+        let holder = Holder()
+        holder.timer = loop.schedule(after: 0.01) { fired.append("replaced") }
+        holder.timer = loop.schedule(after: 0.01) { fired.append("dropped") }
+        holder.timer = nil
+        var plain: Watch? = loop.schedule(after: 0.01) { fired.append("plain") }
+        plain = nil
+        _ = plain
+        loop.schedule(after: 0.05) { fired.append("last") }
+        #expect(loop.run(until: { fired.contains("last") }, timeout: 2))
+        #expect(fired == ["plain", "last"])
+    }
+
     @Test func fdReadinessAndCancellation() throws {
         let loop = try EventLoop()
         var fds: [Int32] = [0, 0]

@@ -13,8 +13,8 @@ final class Linger {
     private let fd: Int32
     private let scratch: UnsafeMutableRawBufferPointer
     private var done: (() -> Void)?
-    private var watch: Watch? { didSet { if oldValue !== watch { oldValue?.cancel() } } }
-    private var timer: Watch? { didSet { if oldValue !== timer { oldValue?.cancel() } } }
+    @CancelledWhenReplaced private var watch: Watch?
+    @CancelledWhenReplaced private var timer: Watch?
 
     init(fd: Int32, loop: EventLoop, until deadline: Date, scratch: UnsafeMutableRawBufferPointer, done: @escaping () -> Void) {
         self.fd = fd

@@ -17,7 +17,7 @@ final class Outbox: @unchecked Sendable {
     private var flushQueued = false
     private var failed = false
     /// On the lane only.
-    private var writeWatch: Watch? { didSet { if oldValue !== writeWatch { oldValue?.cancel() } } }
+    @CancelledWhenReplaced private var writeWatch: Watch?
 
     /// About 6 MiB of records: far more than an application that reads ever
     /// has waiting, even kxoverd's own engine with a burst of exchanges

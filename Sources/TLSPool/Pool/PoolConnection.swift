@@ -13,7 +13,7 @@ final class PoolConnection: @unchecked Sendable {
     /// Everything the pool sends this application goes through here, never waiting.
     private let outbox: Outbox
     /// Watches the socket on the lane (touched only there).
-    private var readWatch: Watch? { didSet { if oldValue !== readWatch { oldValue?.cancel() } } }
+    @CancelledWhenReplaced private var readWatch: Watch?
 
     /// Guards `callbacks`, `closed` and `sessions` (sessions on other lanes use them).
     private let state = NSLock()

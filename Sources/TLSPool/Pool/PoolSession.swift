@@ -47,9 +47,8 @@ final class PoolSession: @unchecked Sendable {
     private var awaiting: (command: PIOCCommand, then: (ReceivedRecord) throws -> Void)?
     /// The peer chain checked so far, waiting for its TLSA records.
     private var checkedPeer: (host: String, chain: [[UInt8]], names: CertificateNames)?
-    /// Watches and timers are cancelled when replaced (a pending timer keeps itself alive).
-    private var socketWatch: Watch? { didSet { if oldValue !== socketWatch { oldValue?.cancel() } } }
-    private var deadlineTimer: Watch? { didSet { if oldValue !== deadlineTimer { oldValue?.cancel() } } }
+    @CancelledWhenReplaced private var socketWatch: Watch?
+    @CancelledWhenReplaced private var deadlineTimer: Watch?
     private var linger: Linger?
     private var relay: Relay?
 

@@ -35,14 +35,13 @@ final class Relay {
     private var toTLSOffset = 0
     /// close_notify still waiting for room on the TCP socket.
     private var closeNotifyPending = false
-    private var plainWatch: Watch? { didSet { if oldValue !== plainWatch { oldValue?.cancel() } } }
-    private var cryptWatch: Watch? { didSet { if oldValue !== cryptWatch { oldValue?.cancel() } } }
+    @CancelledWhenReplaced private var plainWatch: Watch?
+    @CancelledWhenReplaced private var cryptWatch: Watch?
     private var plainEvents: EventLoop.Events = [], cryptEvents: EventLoop.Events = []
-    /// Timers must be cancelled, not just dropped (a pending timer keeps itself).
-    private var graceTimer: Watch? { didSet { if oldValue !== graceTimer { oldValue?.cancel() } } }
+    @CancelledWhenReplaced private var graceTimer: Watch?
 
     /// The continuation of a turn cut short while GnuTLS still held data.
-    private var nextTurn: Watch? { didSet { if oldValue !== nextTurn { oldValue?.cancel() } } }
+    @CancelledWhenReplaced private var nextTurn: Watch?
     /// Work done per wake-up before giving the lane's other sessions a turn.
     static let recordsPerTurn = 16
 
@@ -117,7 +116,10 @@ final class Relay {
                 memset(scratch.baseAddress!, 0, received)
                 return stop(.plainFailed)
             }
-            if sent < received { toPlain = Array(bytes[sent...]) ; toPlainOffset = 0 }
+            if sent < received {
+                toPlain = Array(bytes[sent...])
+                toPlainOffset = 0
+            }
             memset(scratch.baseAddress!, 0, received)
         }
         finishTurn()
@@ -169,7 +171,6 @@ final class Relay {
     }
 
     /// Sends what is held for TLS; false once the relay has stopped.
-    @discardableResult
     private func flushToTLS() -> Bool {
         while toTLSOffset < toTLS.count {
             let sent = toTLS.withUnsafeBytes { bytes in

@@ -286,5 +286,5 @@ enum PoolThread {
 
 /// A listening socket's watch, set and cleared on its lane.
 final class LaneWatch: @unchecked Sendable {
-    var watch: Watch? { didSet { if oldValue !== watch { oldValue?.cancel() } } }
+    @CancelledWhenReplaced var watch: Watch?
 }

@@ -23,14 +23,17 @@ public final class LoopTLSAResolver: TLSAResolver, @unchecked Sendable {
     public func tlsa(forHost host: String, completion: @escaping @Sendable (TLSALookup) -> Void) {
         let resolver = self.resolver, timeout = self.timeout
         let name = KXOverLookups.tlsaName(host)
-        let once = AnswerOnce(completion)
-        executor.execute {
-            resolver.value.query(name, .tlsa) { result in once.answer(Self.lookup(result, name: name)) }
+        // The answer or the bound, whichever comes first; the other is dropped
+        // (the resolver's own query timeout ends a late query itself).
+        let waiting = Mutex<(@Sendable (TLSALookup) -> Void)?>(completion)
+        let answer: @Sendable (TLSALookup) -> Void = { lookup in
+            waiting.withLock { pending in defer { pending = nil }; return pending }?(lookup)
         }
-        // The bound, whichever comes first: a late answer is dropped (the
-        // resolver's own query timeout ends the query itself).
+        executor.execute {
+            resolver.value.query(name, .tlsa) { result in answer(Self.lookup(result, name: name)) }
+        }
         Self.timers.asyncAfter(deadline: .now() + timeout) {
-            once.answer(.failed("TLSA lookup for \(host) did not finish within \(timeout) s"))
+            answer(.failed("TLSA lookup for \(host) did not finish within \(timeout) s"))
         }
     }
 
@@ -50,22 +53,5 @@ public final class LoopTLSAResolver: TLSAResolver, @unchecked Sendable {
                 })
             }
         }
-    }
-}
-
-/// Passes on the first answer only.
-private final class AnswerOnce: @unchecked Sendable {
-    private let lock = NSLock()
-    private var completion: (@Sendable (TLSALookup) -> Void)?
-    init(_ completion: @escaping @Sendable (TLSALookup) -> Void) { self.completion = completion }
-
-    var isAnswered: Bool { lock.withLock { completion == nil } }
-
-    func answer(_ lookup: TLSALookup) {
-        let waiting = lock.withLock { () -> (@Sendable (TLSALookup) -> Void)? in
-            defer { completion = nil }
-            return completion
-        }
-        waiting?(lookup)
     }
 }

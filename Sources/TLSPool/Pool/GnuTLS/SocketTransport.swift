@@ -51,7 +51,10 @@ final class SocketTransport {
             let count = min(length, replay.count - replayOffset)
             replay.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress! + replayOffset, byteCount: count) }
             replayOffset += count
-            if replayOffset == replay.count { replay = [] ; replayOffset = 0 }
+            if replayOffset == replay.count {
+                replay = []
+                replayOffset = 0
+            }
             return count
         }
         while true {

@@ -10,6 +10,7 @@ final class TLSSession {
 
     let handle: gnutls_session_t
     private let transport: SocketTransport
+    private let priority: TLSPriority
 
     /// `replay`: bytes read earlier from the same socket by another session,
     /// read again before the socket (`SocketTransport`).
@@ -23,9 +24,9 @@ final class TLSSession {
             throw TLSPoolSetupError("gnutls_init: \(GnuTLS.describe(created))")
         }
         handle = session
+        self.priority = priority   // GnuTLS refers to the cache, it does not copy it
         transport = SocketTransport(fd: cryptFD, replay: replay)
         transport.install(on: session)
-        priorityOwner = priority   // GnuTLS refers to the cache, it does not copy it
         let prioritised = gnutls_priority_set(session, priority.cache)
         guard prioritised == GNUTLS_E_SUCCESS else {
             throw TLSPoolSetupError("priority \"\(priority.text)\": \(GnuTLS.describe(prioritised))")
@@ -33,7 +34,6 @@ final class TLSSession {
     }
 
     private var credentialsOwner: AnyObject?
-    private var priorityOwner: TLSPriority?
 
     deinit {
         gnutls_deinit(handle)
