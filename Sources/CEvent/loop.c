@@ -39,6 +39,10 @@ int kx_event_add(kx_event *event, double seconds) {
     return event_add((struct event *)event, &tv);
 }
 
+void kx_event_del(kx_event *event) {
+    if (event != NULL) event_del((struct event *)event);
+}
+
 void kx_event_free(kx_event *event) {
     if (event == NULL) return;
     event_del((struct event *)event);

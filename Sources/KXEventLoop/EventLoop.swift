@@ -106,6 +106,12 @@ public final class EventLoop {
         return timer
     }
 
+    /// A timer for `body` that its owner sets and clears again and again
+    /// (`ReusableTimer`), where `schedule` would allocate anew each time.
+    public func timer(_ body: @escaping () -> Void) -> ReusableTimer {
+        ReusableTimer(loop: loop, body: body)
+    }
+
     /// Calls `body` on the loop whenever `signal` arrives (libevent's signal handling).
     public func onSignal(_ signal: Int32, _ body: @escaping () -> Void) -> Watch {
         let watch = Watch(loop: loop, fd: signal, flags: Int16(KX_EV_SIGNAL | KX_EV_PERSIST)) { _ in body() }
@@ -148,6 +154,11 @@ public final class Watch {
 
     public var isActive: Bool { event != nil }
 
+    /// Takes a pending timer off the loop, keeping it for a later `add`.
+    fileprivate func remove() {
+        if let event { kx_event_del(event) }
+    }
+
     public func cancel() {
         if let event {
             kx_event_free(event)
@@ -158,6 +169,37 @@ public final class Watch {
     }
 
     deinit { cancel() }
+}
+
+/// A timer set and cleared without allocating: the relay arms one per
+/// request, on sockets and connections that outlive their requests. Unlike
+/// `schedule`, it does not keep itself alive: dropping it cancels it, so its
+/// body may capture its owner weakly and the owner simply holds it.
+public final class ReusableTimer {
+    private var watch: Watch?
+    public private(set) var isSet = false
+
+    fileprivate init(loop: OpaquePointer, body: @escaping () -> Void) {
+        // Unowned: the watch dies with the timer (deinit), so it never fires after.
+        watch = Watch(loop: loop, fd: -1, flags: 0) { [unowned self] _ in
+            self.isSet = false
+            body()
+        }
+    }
+
+    /// Fires once after `seconds` from now, replacing any earlier setting.
+    public func set(after seconds: Double) {
+        isSet = true
+        watch?.add(timeout: seconds)
+    }
+
+    public func clear() {
+        guard isSet else { return }
+        isSet = false
+        watch?.remove()
+    }
+
+    deinit { watch?.cancel() }
 }
 
 /// A watch held by its owner that is cancelled whenever it is replaced or

@@ -43,6 +43,37 @@ struct EventLoopTests {
         #expect(fired == ["plain", "last"])
     }
 
+    /// A reusable timer fires once per setting, a new setting replaces the
+    /// pending one, a cleared one stays quiet, it can be set again from its
+    /// own body, and dropping it cancels it.
+    @Test func aReusableTimerFiresOncePerSetting() throws {
+        let loop = try EventLoop()
+        var fired: [String] = []
+        var phase = "first"
+        var timer: ReusableTimer? = nil
+        timer = loop.timer {
+            fired.append(phase)
+            if phase == "first" { phase = "again"; timer?.set(after: 0.01) }
+        }
+        timer?.set(after: 5)
+        timer?.set(after: 0.01)   // replaces the 5 s setting
+        #expect(timer?.isSet == true)
+        #expect(loop.run(until: { fired.count == 2 }, timeout: 2))
+        #expect(fired == ["first", "again"])
+        #expect(timer?.isSet == false)
+        phase = "cleared"
+        timer?.set(after: 0.01)
+        timer?.clear()
+        #expect(timer?.isSet == false)
+        var dropped: ReusableTimer? = loop.timer { fired.append("dropped") }
+        dropped?.set(after: 0.01)
+        dropped = nil
+        _ = dropped
+        loop.schedule(after: 0.05) { fired.append("last") }
+        #expect(loop.run(until: { fired.contains("last") }, timeout: 2))
+        #expect(fired == ["first", "again", "last"])
+    }
+
     @Test func fdReadinessAndCancellation() throws {
         let loop = try EventLoop()
         var fds: [Int32] = [0, 0]

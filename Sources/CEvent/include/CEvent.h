@@ -35,6 +35,8 @@ kx_event *kx_event_new(kx_loop *loop, int fd, short events, kx_event_callback ca
 /// Arms it; `seconds` < 0 means no timeout.
 int kx_event_add(kx_event *event, double seconds);
 /// Disarms and frees it.
+/* Takes a pending event off the loop; it may be added again. */
+void kx_event_del(kx_event *event);
 void kx_event_free(kx_event *event);
 
 /// An eventfd for cross-thread wake-ups (non-blocking, close-on-exec).

@@ -54,7 +54,9 @@ extension CrossoverEngine {
             }
         }
 
-        if hostBasedTriggers, let asked = CrossoverTrigger.hostBasedRequest(of: request, localRealms: localRealms) {
+        // Only a TGS-REQ can trigger; it is decoded once for both questions.
+        guard request.first == 0x6C, let peek = try? KDCRequestPeek(derEncoded: request) else { return forward() }
+        if hostBasedTriggers, let asked = CrossoverTrigger.hostBasedRequest(of: peek, localRealms: localRealms) {
             // The DNS walk is a hold too, under the same caps; over them the request goes on untouched.
             guard case .success(let ticket) = holds.admit(exchange: "dns:\(asked.host)", address: client.address.addressBytes) else {
                 counters.holdsRefused += 1
@@ -92,7 +94,7 @@ extension CrossoverEngine {
             }
             return
         }
-        guard let decision = CrossoverTrigger.crossRealmTarget(of: request, localRealms: localRealms) else { return forward() }
+        guard let decision = CrossoverTrigger.crossRealmTarget(of: peek, localRealms: localRealms) else { return forward() }
         crossUnlessKeyExists(decision, asked: "krbtgt/\(decision.remoteRealm)")
     }
 }

@@ -51,7 +51,12 @@ public final class CrossoverEngine {
     /// cross` prints them); exchanges already running keep the one they had.
     public var clientStageObserver: ((CrossoverEvent) -> Void)?
 
-    var realms: [String: LocalRealm]
+    var realms: [String: LocalRealm] {
+        didSet { localRealms = Set(realms.keys) }
+    }
+    /// The names of `realms`, kept rather than computed: the relay asks for
+    /// them on every request.
+    public private(set) var localRealms: Set<String> = []
     let lookups: KXOverLookups
     /// Hosts' realms for host-based triggers; kxoverd shares it with the
     /// hostrealm socket, so that the KDC's module finds what the trigger resolved.
@@ -89,7 +94,9 @@ public final class CrossoverEngine {
                 clientTimeouts: CrossoverTimeouts = .client, hostBasedTriggers: Bool = false,
                 ports: (any Clock & RandomSource & Timers)? = nil) {
         self.loop = loop
-        self.realms = Dictionary(realms.map { ($0.policy.realm, $0) }, uniquingKeysWith: { a, _ in a })
+        let byName = Dictionary(realms.map { ($0.policy.realm, $0) }, uniquingKeysWith: { a, _ in a })
+        self.realms = byName
+        localRealms = Set(byName.keys)
         lookups = KXOverLookups(resolver: resolver)
         hostRealms = HostRealmLookup(lookups: lookups)
         self.pool = pool
@@ -100,7 +107,6 @@ public final class CrossoverEngine {
         self.hostBasedTriggers = hostBasedTriggers
     }
 
-    public var localRealms: Set<String> { Set(realms.keys) }
     /// Client and server exchanges running now.
     public var exchangesInFlight: Int { clientRecords.count + serverRecords.count }
     /// Set by a SIGTERM: no new exchange starts; running ones may finish.

@@ -10,7 +10,9 @@ final class BackendUDPExchange: BackendExchange {
     private let backend: BackendKDC
     private var completion: BackendCompletion?
     private var socket: BackendUDPSocket?
-    private var timer: Watch?
+    /// Only to report a failure to get a socket later on the loop; the
+    /// retries use the socket's timer.
+    private var failureReport: Watch?
     private var sends = 0
     /// Last error the socket reported (ICMP port unreachable: ECONNREFUSED).
     private var lastError: Int32?
@@ -27,7 +29,7 @@ final class BackendUDPExchange: BackendExchange {
         do {
             socket = try backend.takeUDPSocket()
         } catch {
-            timer = backend.loop.schedule(after: 0) { [weak self] in self?.finish(.failure(error)) }
+            failureReport = backend.loop.schedule(after: 0) { [weak self] in self?.finish(.failure(error)) }
             return
         }
         socket?.owner = self
@@ -44,11 +46,11 @@ final class BackendUDPExchange: BackendExchange {
         sends += 1
         let result = request.withUnsafeBytes { Sockets.write(fd, $0) }
         if case .failed(let code) = result { lastError = code }
-        let waits = backend.limits.backendUDPWaits
-        timer = backend.loop.schedule(after: waits[sends - 1]) { [weak self] in self?.waited() }
+        socket?.setRetryTimer(after: backend.limits.backendUDPWaits[sends - 1])
     }
 
-    private func waited() {
+    /// The wait after a send is over (called by `BackendUDPSocket`).
+    func waited() {
         if sends < backend.limits.backendUDPWaits.count {
             sendOnce()
         } else {
@@ -84,11 +86,12 @@ final class BackendUDPExchange: BackendExchange {
     }
 
     private func release(reusable: Bool) {
-        timer?.cancel()
-        timer = nil
+        failureReport?.cancel()
+        failureReport = nil
         guard let socket else { return }
         self.socket = nil
         socket.owner = nil
+        socket.clearRetryTimer()
         if reusable { backend.recycleUDPSocket(socket) } else { socket.close() }
     }
 }

@@ -25,8 +25,9 @@ final class TCPClientConnection {
     private var readWatch: Watch?
     private var writeWatch: Watch?
     /// Idle deadline while serving (set when we start waiting for a message,
-    /// not pushed back by partial bytes), or the linger deadline.
-    private var timer: Watch?
+    /// not pushed back by partial bytes), or the linger deadline: one timer
+    /// set again for each message, not a new one.
+    private lazy var deadline = context.loop.timer { [weak self] in self?.deadlinePassed() }
     private var outbound: [UInt8] = []
     private var outboundSent = 0
     /// The message being relayed or held; the next one waits in `reader`.
@@ -107,14 +108,13 @@ final class TCPClientConnection {
         defer { updateReadInterest() }
         guard phase == .serving, request == nil, !hasPendingOutput else { return }
         guard let event = reader.next() else {
-            if timer == nil {
-                timer = context.loop.schedule(after: context.limits.idleTimeout) { [weak self] in self?.idleTimedOut() }
+            if !deadline.isSet {
+                deadline.set(after: context.limits.idleTimeout)
                 idleSince = DispatchTime.now().uptimeNanoseconds
             }
             return
         }
-        timer?.cancel()
-        timer = nil
+        deadline.clear()
         idleSince = nil
         switch event {
         case .message(let message):
@@ -163,9 +163,8 @@ final class TCPClientConnection {
         send(TCPFraming.frame(reply))
     }
 
-    private func idleTimedOut() {
-        timer = nil
-        context.counters.protocolDisconnects += 1
+    private func deadlinePassed() {
+        if phase == .serving { context.counters.protocolDisconnects += 1 }   // idle; else the linger ended
         finish()
     }
 
@@ -206,8 +205,7 @@ final class TCPClientConnection {
     private func refuse(_ frame: [UInt8]) {
         context.counters.refusals += 1
         phase = .lingering
-        timer?.cancel()
-        timer = context.loop.schedule(after: context.limits.lingerTimeout) { [weak self] in self?.finish() }
+        deadline.set(after: context.limits.lingerTimeout)
         send(frame)
     }
 
@@ -267,8 +265,7 @@ final class TCPClientConnection {
         readWatch = nil
         writeWatch?.cancel()
         writeWatch = nil
-        timer?.cancel()
-        timer = nil
+        deadline.clear()
         request?.cancel()
         request = nil
         if fd >= 0 { Glibc.close(fd) }

@@ -16,11 +16,23 @@ final class UDPRelay {
     private struct InFlightKey: Hashable {
         let client: SocketAddress
         let request: [UInt8]
+        /// Hashed once: a request is looked up, added and removed, and its
+        /// bytes (hundreds of them) would otherwise be hashed each time.
+        private let digest: Int
 
-        /// The bytes in one go (the default combines them one by one).
-        func hash(into hasher: inout Hasher) {
+        init(client: SocketAddress, request: [UInt8]) {
+            self.client = client
+            self.request = request
+            var hasher = Hasher()
             hasher.combine(client)
             request.withUnsafeBytes { hasher.combine(bytes: $0) }
+            digest = hasher.finalize()
+        }
+
+        func hash(into hasher: inout Hasher) { hasher.combine(digest) }
+
+        static func == (a: Self, b: Self) -> Bool {
+            a.digest == b.digest && a.client == b.client && a.request == b.request
         }
     }
 

@@ -24,6 +24,14 @@ public enum CrossoverTrigger {
         crossRealmDecision(request, localRealms: localRealms)
     }
 
+    /// `crossRealmTarget(of:localRealms:)` for a request already peeked
+    /// (the relay decodes each request once for every question it asks).
+    public static func crossRealmTarget(of peek: KDCRequestPeek, localRealms: Set<String>) -> Decision? {
+        guard peek.kind == .tgsRequest, localRealms.contains(peek.realm), let remote = peek.sname?.krbtgtRealm,
+              remote != peek.realm, RealmName.isValid(remote), !localRealms.contains(remote) else { return nil }
+        return Decision(localRealm: peek.realm, remoteRealm: remote)
+    }
+
     /// After krb5kdc answered: KRB-ERROR 7 for `krbtgt/REMOTE`. Host-based
     /// names never trigger here, whatever `hostBased` says: they are decided
     /// before the KDC sees them (`hostBasedRequest`, then `hostBasedDecision`),
@@ -39,10 +47,8 @@ public enum CrossoverTrigger {
     /// The one guard chain both triggers share: a TGS-REQ to one of our
     /// realms for `krbtgt/REMOTE`, REMOTE a valid realm that is not ours.
     private static func crossRealmDecision(_ request: [UInt8], localRealms: Set<String>) -> Decision? {
-        guard request.first == 0x6C, let peek = try? KDCRequestPeek(derEncoded: request), peek.kind == .tgsRequest,
-              localRealms.contains(peek.realm), let remote = peek.sname?.krbtgtRealm,
-              remote != peek.realm, RealmName.isValid(remote), !localRealms.contains(remote) else { return nil }
-        return Decision(localRealm: peek.realm, remoteRealm: remote)
+        guard request.first == 0x6C, let peek = try? KDCRequestPeek(derEncoded: request) else { return nil }
+        return crossRealmTarget(of: peek, localRealms: localRealms)
     }
 
     // MARK: - Host-based names (referrals)
@@ -65,8 +71,13 @@ public enum CrossoverTrigger {
     /// host looks like a DNS name with a dot. Only such a request makes
     /// krb5kdc ask the hostrealm module for the host's realm.
     public static func hostBasedRequest(of request: [UInt8], localRealms: Set<String>) -> HostBasedRequest? {
-        guard request.first == 0x6C, let peek = try? KDCRequestPeek(derEncoded: request), peek.kind == .tgsRequest,
-              localRealms.contains(peek.realm), peek.canonicalize, peek.options & encTktInSkey == 0,
+        guard request.first == 0x6C, let peek = try? KDCRequestPeek(derEncoded: request) else { return nil }
+        return hostBasedRequest(of: peek, localRealms: localRealms)
+    }
+
+    /// `hostBasedRequest(of:localRealms:)` for a request already peeked.
+    public static func hostBasedRequest(of peek: KDCRequestPeek, localRealms: Set<String>) -> HostBasedRequest? {
+        guard peek.kind == .tgsRequest, localRealms.contains(peek.realm), peek.canonicalize, peek.options & encTktInSkey == 0,
               let sname = peek.sname, sname.nameType == NameType.serviceHost, sname.components.count == 2,
               sname.components[0] != "krbtgt", !sname.components[0].isEmpty,
               let host = HostName.normalized(sname.components[1]) else { return nil }

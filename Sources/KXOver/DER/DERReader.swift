@@ -139,7 +139,13 @@ public struct DERReader {
 
     /// `[n] EXPLICIT`: one inner value, nothing after it.
     public mutating func explicit<T>(_ number: UInt8, field: String, _ body: (inout DERReader) throws -> T) throws -> T {
-        let element = try read(tag: 0xA0 | number, field: "\(field)[\(number)]")
+        let element: Element
+        do {
+            element = try read(tag: 0xA0 | number, field: field)
+        } catch var failure as DecodeFailure {
+            failure.field = "\(field)[\(number)]"   // built on failure only: relay peeks run per request
+            throw failure
+        }
         // The wrapper adds no path level: the inner value names itself.
         var inner = contents(of: element)
         let value = try body(&inner)
@@ -151,6 +157,16 @@ public struct DERReader {
     public mutating func optionalExplicit<T>(_ number: UInt8, field: String, _ body: (inout DERReader) throws -> T) throws -> T? {
         guard peekTag() == 0xA0 | number else { return nil }
         return try explicit(number, field: field, body)
+    }
+
+    /// Runs `body` for item `index` of a SEQUENCE OF; a failure inside it is
+    /// named `[index]`, a name built only then.
+    public static func item<T>(_ index: Int, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let failure as DecodeFailure {
+            throw failure.under("[\(index)]")
+        }
     }
 
     /// `SEQUENCE OF`: calls `element` until the body is consumed.

@@ -102,7 +102,15 @@ public struct TCPFrameReader {
     /// refusal they are dropped.
     public mutating func append<Bytes: Sequence<UInt8>>(_ bytes: Bytes) {
         guard state != .refused else { return }
-        buffer.append(contentsOf: bytes)
+        Self.append(bytes, to: &buffer)
+    }
+
+    /// Appends in one copy when the bytes are contiguous: callers in other
+    /// modules reach `append` unspecialized, where `append(contentsOf:)`
+    /// would go byte by byte through the generic witnesses.
+    static func append<Bytes: Sequence<UInt8>>(_ bytes: Bytes, to buffer: inout [UInt8]) {
+        let copied: Void? = bytes.withContiguousStorageIfAvailable { buffer.append(contentsOf: $0) }
+        if copied == nil { buffer.append(contentsOf: bytes) }
     }
 
     /// The next event, or nil when more bytes are needed (or the reader stopped).
@@ -184,7 +192,7 @@ public struct StartTLSReplyReader {
     /// server sent past the 4-byte accept are a protocol violation: `trailing`.
     public mutating func append<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> Outcome? {
         if let outcome { return outcome }
-        buffer.append(contentsOf: bytes)
+        TCPFrameReader.append(bytes, to: &buffer)
         guard buffer.count >= 4 else { return nil }
         let word = buffer[0..<4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
         if word == 0 {

@@ -35,7 +35,7 @@ public struct KXOfferExtension: Hashable, Sendable {
 
     static func decodeList(_ reader: inout DERReader, field: String) throws -> [KXOfferExtension] {
         try reader.sequenceOf(field: field) { item, index in
-            try KXOfferExtension.decode(&item, field: "[\(index)]")
+            try DERReader.item(index) { try KXOfferExtension.decode(&item, field: "") }
         }
     }
 
@@ -84,7 +84,7 @@ public struct KXOffer: Hashable, Sendable {
             let kxName = try seq.explicit(2, field: "kx-name") { try Principal.decode(&$0, field: "kx-name") }
             let kvno = try seq.explicit(3, field: "kvno") { try $0.uint32(field: "kvno") }
             let etypes = try seq.explicit(4, field: "etypes") { inner in
-                try inner.sequenceOf(field: "etypes") { item, index in try item.int32(field: "[\(index)]") }
+                try inner.sequenceOf(field: "etypes") { item, index in try DERReader.item(index) { try item.int32(field: "") } }
             }
             let from = try seq.explicit(5, field: "from") { try $0.kerberosTime(field: "from") }
             let till = try seq.explicit(6, field: "till") { try $0.kerberosTime(field: "till") }

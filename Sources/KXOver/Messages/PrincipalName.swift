@@ -39,7 +39,7 @@ public struct PrincipalName: Hashable, Sendable, CustomStringConvertible {
                     throw inner.failure("name-string is wrapped in an extra SEQUENCE (the 2019 reference encoding), not RFC 4120")
                 }
                 return try inner.sequenceOf(field: "name-string") { item, index in
-                    try item.kerberosString(field: "[\(index)]", strict: strict)
+                    try DERReader.item(index) { try item.kerberosString(field: "", strict: strict) }
                 }
             }
             return PrincipalName(nameType: nameType, components: components)

@@ -101,4 +101,33 @@ struct CrossoverTriggerTests {
         #expect(HostName.normalized(String(longest.dropFirst(2))) != nil)   // 253
         #expect(HostName.normalized(String(longest.dropFirst(1))) == nil)   // 254
     }
+
+    /// The relay peeks at every request, so field names are built only on
+    /// failure; they must still name the item and the wrapper at fault.
+    @Test func peekFailuresNameTheFieldAtFault() throws {
+        var badComponent = Self.tgsRequest(sname: ["host", "svc.service.test"])
+        let second = try #require(badComponent.firstRange(of: [0x1B, 0x10] + Array("svc.service.test".utf8)))
+        badComponent[second.lowerBound] = 0x04   // an OCTET STRING, not a KerberosString
+        #expect(throws: DecodeFailure(field: "KDC-REQ.TGS-REQ.req-body.sname.name-string.[1]", offset: second.lowerBound,
+                                      reason: "expected tag 0x1B, found 0x04")) { try KDCRequestPeek(derEncoded: badComponent) }
+        var badPvno = Self.tgsRequest()
+        badPvno[4] = 0xA9   // [9] where pvno's [1] belongs
+        #expect(throws: DecodeFailure(field: "KDC-REQ.TGS-REQ.pvno[1]", offset: 4,
+                                      reason: "expected tag 0xA1, found 0xA9")) { try KDCRequestPeek(derEncoded: badPvno) }
+    }
+
+    /// The engine peeks once and asks both questions of the peek; the answers
+    /// match those from the bytes.
+    @Test func peekedAndByteQuestionsAgree() throws {
+        for request in [Self.tgsRequest(), Self.tgsRequest(nameType: NameType.serviceInstance, sname: ["krbtgt", "SERVICE.TEST"])] {
+            let peek = try KDCRequestPeek(derEncoded: request)
+            #expect(CrossoverTrigger.hostBasedRequest(of: peek, localRealms: Self.locals)
+                    == CrossoverTrigger.hostBasedRequest(of: request, localRealms: Self.locals))
+            #expect(CrossoverTrigger.crossRealmTarget(of: peek, localRealms: Self.locals)
+                    == CrossoverTrigger.crossRealmTarget(of: request, localRealms: Self.locals))
+        }
+        #expect(CrossoverTrigger.crossRealmTarget(of: try KDCRequestPeek(derEncoded: Self.tgsRequest(
+            nameType: NameType.serviceInstance, sname: ["krbtgt", "SERVICE.TEST"])), localRealms: Self.locals)
+            == .init(localRealm: "CLIENT.TEST", remoteRealm: "SERVICE.TEST"))
+    }
 }
