@@ -168,6 +168,7 @@ public final class UnboundResolver: Resolver {
         } else {
             security = .insecure
         }
-        return .success(DNSAnswer(name: name, type: type, security: security, nameDoesNotExist: r.nxdomain != 0, rdata: rdata))
+        return .success(DNSAnswer(name: name, type: type, security: security, nameDoesNotExist: r.nxdomain != 0, rdata: rdata,
+                                   ttl: UInt32(clamping: max(r.ttl, 0))))
     }
 }

@@ -55,18 +55,21 @@ public final class Daemon {
         keeper = keeperChannel.map { [loop] in KeeperClient(fd: $0, loop: loop) }
         resolver = try UnboundResolver(configuration: configuration.resolver, loop: loop)
 
-        let pool = try Self.openPool(configuration, resolver: resolver, loop: loop, logger: logger)
+        // Secure SRV, address and TLSA answers, kept no longer than libunbound
+        // would serve them: a warm crossover skips three trips to its thread.
+        let answers = SecureAnswerCache(upstream: resolver, loop: loop, rule: .exchangeRecords)
+        let pool = try Self.openPool(configuration, resolver: answers, loop: loop, logger: logger)
         poolServer = pool.server
         poolClient = pool.client
 
-        let observed = ObservedResolver(resolver, metrics: metrics)
+        let observed = ObservedResolver(answers, metrics: metrics)
         // Host-based referrals: the engine (resolving a host before krb5kdc sees
         // the request) and the hostrealm socket (the KDC asking moments later,
         // answered from memory only) share one cache of hosts' realms, over one
         // of Secure _kerberos TXT answers.
         var lookupResolver: Resolver = observed
         if configuration.hostRealmSocket != nil || configuration.hostBasedTriggers {
-            lookupResolver = SecureTXTCache(upstream: observed, loop: loop, ttl: Double(configuration.hostRealmCacheTTL))
+            lookupResolver = SecureAnswerCache(upstream: observed, loop: loop, rule: .hostRealmTXT(ttl: Double(configuration.hostRealmCacheTTL)))
         }
         engine = CrossoverEngine(loop: loop, realms: [], resolver: lookupResolver, pool: poolClient, logger: logger,
                                  hostBasedTriggers: configuration.hostBasedTriggers)

@@ -177,7 +177,7 @@ public struct Configuration: Sendable {
         }
         configuration.kxoverUser = profile.value(["kxoverd", "kxover_user"]) ?? configuration.kxoverUser
         configuration.hostRealmSocket = profile.value(["kxoverd", "hostrealm_socket"])
-        configuration.hostRealmCacheTTL = try duration("hostrealm_cache_ttl", 0...Int64(SecureTXTCache.maximumTTL), "of at most 1h")
+        configuration.hostRealmCacheTTL = try duration("hostrealm_cache_ttl", 0...Int64(SecureAnswerCache.maximumTTL), "of at most 1h")
             ?? configuration.hostRealmCacheTTL
         configuration.hostRealmNegativeTTL = try duration("hostrealm_negative_ttl", 0...Int64(HostRealmCache.Policy.maximumRefusalTTL),
                                                           "of at most 5m") ?? configuration.hostRealmNegativeTTL

@@ -1,5 +1,6 @@
 import KXDNS
 import KXEventLoop
+import KXOver
 import Logging
 import TLSPool
 
@@ -8,7 +9,7 @@ extension Daemon {
     /// certificate and key loaded (a bad file fails here, not in a
     /// handshake), or a separate pool's socket connected. `kxoverd -n` opens
     /// it the same way and closes it again.
-    static func openPool(_ configuration: Configuration, resolver: UnboundResolver, loop: EventLoop,
+    static func openPool(_ configuration: Configuration, resolver: Resolver, loop: EventLoop,
                          logger: Logger) throws -> (server: TLSPoolServer?, client: TLSPoolClient) {
         guard configuration.tlsPool == "embedded" else {
             return (nil, try TLSPoolClient.connect(path: configuration.tlsPool, loop: loop))

@@ -40,13 +40,16 @@ public struct DNSAnswer: Sendable, Hashable {
     /// True when the name does not exist (NXDOMAIN).
     public let nameDoesNotExist: Bool
     public let rdata: [[UInt8]]
+    /// Seconds the resolver's cache would still serve this answer (0: unknown).
+    public let ttl: UInt32
 
-    public init(name: String, type: DNSRecordType, security: DNSSecurity, nameDoesNotExist: Bool, rdata: [[UInt8]]) {
+    public init(name: String, type: DNSRecordType, security: DNSSecurity, nameDoesNotExist: Bool, rdata: [[UInt8]], ttl: UInt32 = 0) {
         self.name = name
         self.type = type
         self.security = security
         self.nameDoesNotExist = nameDoesNotExist
         self.rdata = rdata
+        self.ttl = ttl
     }
 
     /// A secure "no such name" or "no such type": authenticated denial.

@@ -1,5 +1,6 @@
 import Foundation
 import KXDaemon
+import KXDNS
 import KXEventLoop
 import KXOver
 import Logging
@@ -46,7 +47,7 @@ struct HostRealmProtocolTests {
     @Test func secureAnswersAreReusedOthersAreNot() throws {
         let loop = try EventLoop()
         let upstream = ScriptedResolver(loop: loop)
-        let cache = SecureTXTCache(upstream: upstream, loop: loop, ttl: 60)
+        let cache = SecureAnswerCache(upstream: upstream, loop: loop, rule: .hostRealmTXT(ttl: 60))
         upstream.say("_kerberos.svc.example.org", "EXAMPLE.ORG")
         upstream.say("_kerberos.gone.example.org", nil)
         upstream.say("_kerberos.plain.example.net", "EXAMPLE.NET", security: .insecure)
@@ -70,14 +71,14 @@ struct HostRealmProtocolTests {
     @Test func onlyKerberosTXTQuestionsAreCached() throws {
         let loop = try EventLoop()
         let upstream = ScriptedResolver(loop: loop)
-        let cache = SecureTXTCache(upstream: upstream, loop: loop, ttl: 60)
+        let cache = SecureAnswerCache(upstream: upstream, loop: loop, rule: .hostRealmTXT(ttl: 60))
         for _ in 0..<2 {
             _ = ask(cache, "_kerberos-tls._tcp.example.org", .srv, loop: loop)
             _ = ask(cache, "_88._tcp.kdc.example.org", .tlsa, loop: loop)
             _ = ask(cache, "other.example.org", .txt, loop: loop)
         }
         #expect(upstream.asked.count == 6 && cache.count == 0)
-        let off = SecureTXTCache(upstream: upstream, loop: loop, ttl: 0)
+        let off = SecureAnswerCache(upstream: upstream, loop: loop, rule: .hostRealmTXT(ttl: 0))
         _ = ask(off, "_kerberos.a.example.org", loop: loop)
         _ = ask(off, "_kerberos.a.example.org", loop: loop)
         #expect(upstream.asked.count == 8 && off.count == 0)
@@ -87,7 +88,7 @@ struct HostRealmProtocolTests {
         let loop = try EventLoop()
         let upstream = ScriptedResolver(loop: loop)
         let clock = Mutex<Double>(1000)
-        let cache = SecureTXTCache(upstream: upstream, loop: loop, ttl: 30, capacity: 2, now: { clock.withLock { $0 } })
+        let cache = SecureAnswerCache(upstream: upstream, loop: loop, rule: .hostRealmTXT(ttl: 30), capacity: 2, now: { clock.withLock { $0 } })
         _ = ask(cache, "_kerberos.a.example.org", loop: loop)
         clock.withLock { $0 += 29 }
         _ = ask(cache, "_kerberos.a.example.org", loop: loop)
@@ -100,9 +101,9 @@ struct HostRealmProtocolTests {
             #expect(cache.count <= 2)
         }
         // A TTL beyond the bound is cut to it.
-        let long = SecureTXTCache(upstream: upstream, loop: loop, ttl: 1e9, now: { clock.withLock { $0 } })
+        let long = SecureAnswerCache(upstream: upstream, loop: loop, rule: .hostRealmTXT(ttl: 1e9), now: { clock.withLock { $0 } })
         _ = ask(long, "_kerberos.e.example.org", loop: loop)
-        clock.withLock { $0 += SecureTXTCache.maximumTTL + 1 }
+        clock.withLock { $0 += SecureAnswerCache.maximumTTL + 1 }
         _ = ask(long, "_kerberos.e.example.org", loop: loop)
         #expect(upstream.asked.filter { $0 == "_kerberos.e.example.org" }.count == 2)
     }
@@ -110,7 +111,7 @@ struct HostRealmProtocolTests {
     @Test func identicalQuestionsInFlightAreAskedOnceAndCancelIsHonoured() throws {
         let loop = try EventLoop()
         let upstream = ScriptedResolver(loop: loop)
-        let cache = SecureTXTCache(upstream: upstream, loop: loop, ttl: 60)
+        let cache = SecureAnswerCache(upstream: upstream, loop: loop, rule: .hostRealmTXT(ttl: 60))
         upstream.say("_kerberos.svc.example.org", "EXAMPLE.ORG")
         var answered: [Int] = []
         cache.query("_kerberos.svc.example.org", .txt) { _ in answered.append(1) }
@@ -146,7 +147,7 @@ struct HostRealmServerTests {
             loop = try EventLoop()
             resolver = ScriptedResolver(loop: loop)
             directory = hostRealmTestDirectory()
-            let cache = SecureTXTCache(upstream: resolver, loop: loop, ttl: 60)
+            let cache = SecureAnswerCache(upstream: resolver, loop: loop, rule: .hostRealmTXT(ttl: 60))
             var logger = Logger(label: "hostrealm-test")
             logger.logLevel = .critical
             let clock = self.clock
