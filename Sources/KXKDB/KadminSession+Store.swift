@@ -86,9 +86,7 @@ extension KadminSession {
                 throw Krb5Failure(code: -1, operation: "writing \(principal)",
                                   message: "principal exists \(policy.map { "with policy \($0)" } ?? "without a policy") and is not managed by kxover; it is left untouched")
             case .absent:
-                if let maximum = configuration.maxPeerRealms,
-                   let refusal = PeerRealmCap.refusal(creating: principal, local: configuration.realm,
-                                                      existing: try managedKeySetsUnlocked().map(\.principal), maximum: maximum) {
+                if let maximum = configuration.maxPeerRealms, let refusal = try peerCapRefusal(creating: principal, maximum: maximum) {
                     throw Krb5Failure(code: -1, operation: "writing \(principal)", message: refusal)
                 }
                 try storeStep(.create) { try create(parsed, named: principal, ticketLifetime: cap) }
@@ -123,6 +121,19 @@ extension KadminSession {
                 return .written
             }
         }
+    }
+
+    /// `max_peer_realms` for a new principal. The kxover-managed principals
+    /// are among the KDB's cross-realm names, so while those names alone come
+    /// to fewer peers than `maximum` the answer is no refusal, with no entry
+    /// read: reading every peer's entry made each new crossover cost a KDB
+    /// read per peer already held, one store after another.
+    private func peerCapRefusal(creating principal: Principal, maximum: Int) throws -> String? {
+        let local = configuration.realm
+        let namedPeers = Set(try crossRealmNamesUnlocked().compactMap { $0.crossoverPeer(local: local) })
+        guard namedPeers.count >= maximum else { return nil }
+        return PeerRealmCap.refusal(creating: principal, local: local, existing: try managedKeySetsUnlocked().map(\.principal),
+                                    maximum: maximum)
     }
 
     private func validate(_ keys: [RawKey], kvno: UInt32, for principal: Principal) throws {

@@ -227,21 +227,28 @@ public final class KadminSession {
     }
 
     func managedKeySetsUnlocked() throws -> [ManagedKeySet] {
+        var sets: [ManagedKeySet] = []
+        for principal in try crossRealmNamesUnlocked() {
+            if case .managed(let set) = try entry(principal) { sets.append(set) }
+        }
+        return sets.sorted { $0.principal.description < $1.principal.description }
+    }
+
+    /// Every `krbtgt/X@Y` name in the KDB with X ≠ Y, managed by kxover or
+    /// not: one listing, no entry read.
+    func crossRealmNamesUnlocked() throws -> [Principal] {
         var names: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
         var count: Int32 = 0
         let pattern = strdup("krbtgt/*@*")
         defer { free(pattern) }
         try context.check(kadm5: api.get_principals(handle, pattern, &names, &count), "listing krbtgt principals")
         defer { _ = api.free_name_list(handle, names, count) }
-        var sets: [ManagedKeySet] = []
-        for i in 0..<Int(count) {
-            guard let name = names?[i], let principal = KadminSession.parsePrincipal(String(cString: name)) else { continue }
+        return (0..<Int(count)).compactMap { i in
+            guard let name = names?[i], let principal = KadminSession.parsePrincipal(String(cString: name)) else { return nil }
             // The realm's own krbtgt/REALM@REALM is never a crossover key; not
             // reading it spares kadmind ACLs the right to inspect it.
-            if principal.name.krbtgtRealm == principal.realm { continue }
-            if case .managed(let set) = try entry(principal) { sets.append(set) }
+            return principal.name.krbtgtRealm == principal.realm ? nil : principal
         }
-        return sets.sorted { $0.principal.description < $1.principal.description }
     }
 
     /// `krbtgt/B@A` text to a principal with NT-SRV-INST; nil for other shapes.

@@ -124,6 +124,27 @@ struct KadminSessionTests {
         #expect(try store("B.TEST", kvno: 31_281, incoming: true) == .written)
     }
 
+    /// Cross-realm principals an administrator made by hand are not kxover's
+    /// and do not count against max_peer_realms, even when their names alone
+    /// reach it (then every entry is read to count kxover's own).
+    @Test func handMadeCrossRealmPrincipalsDoNotCountAgainstMaxPeerRealms() throws {
+        let realms = try TestRealms()
+        for peer in ["X.TEST", "Y.TEST"] {
+            #expect(try realms.kadminLocal(realms.client, "addprinc -randkey krbtgt/\(peer)@\(realms.client)").ok)
+        }
+        var configuration = realms.configuration(realms.client)
+        configuration.maxPeerRealms = 2
+        let session = try KadminSession(configuration)
+        func store(_ peer: String) throws -> KeyWriteOutcome {
+            let (material, layout) = testKeys(seed: UInt8(truncatingIfNeeded: peer.count))
+            return try session.write(CrossoverKeyWrite(principal: .crossover(client: realms.client, service: peer), kvno: 31_280,
+                                                       material: material, layout: layout, from: now, till: now.adding(seconds: 14 * 86_400)))
+        }
+        #expect(try store("A.TEST") == .written)
+        #expect(try store("B.TEST") == .written)
+        #expect(throws: (any Error).self, "a third kxover peer under max_peer_realms = 2") { try store("C.TEST") }
+    }
+
     @Test func principalWithoutThePolicyIsNeverTouched() throws {
         let realms = try TestRealms()
         #expect(try realms.kadminLocal(realms.client, "addprinc -randkey krbtgt/SERVICE.TEST@CLIENT.TEST").ok)
