@@ -47,6 +47,10 @@ final class PoolSession: @unchecked Sendable {
     private var awaiting: (command: PIOCCommand, then: (ReceivedRecord) throws -> Void)?
     /// The peer chain checked so far, waiting for its TLSA records.
     private var checkedPeer: (host: String, chain: [[UInt8]], names: CertificateNames)?
+    /// Client role: the server host's TLSA lookup, started with the handshake
+    /// (remoteid names the host) so that its answer is usually in when the
+    /// server's chain is; `lookup` is nil until it arrives.
+    private var earlyTLSA: (host: String, lookup: TLSALookup?)?
     @CancelledWhenReplaced private var socketWatch: Watch?
     @CancelledWhenReplaced private var deadlineTimer: Watch?
     private var linger: Linger?
@@ -185,7 +189,23 @@ final class PoolSession: @unchecked Sendable {
             throw PoolProblem(.connectionDriverSetup, "cannot set SNI \(host)")
         }
         try installCredentials(for: localID)
+        earlyTLSA = (host, nil)
+        server.configuration.tlsaResolver.tlsa(forHost: host) { [self] lookup in
+            lane.execute { [self] in earlyTLSAArrived(lookup, for: host) }
+        }
         handshakeStep()
+    }
+
+    /// The early lookup's answer: used at once if the chain is already
+    /// waiting for it, else kept until the chain arrives.
+    private func earlyTLSAArrived(_ lookup: TLSALookup, for host: String) {
+        guard earlyTLSA?.host == host else { return }
+        if stage == .lookingUpTLSA, checkedPeer?.host == host {
+            earlyTLSA = nil
+            tlsaArrived(lookup)
+        } else {
+            earlyTLSA = (host, lookup)
+        }
     }
 
     /// Server role, inside gnutls_handshake after the ClientHello: take the
@@ -327,6 +347,14 @@ final class PoolSession: @unchecked Sendable {
             }
             checkedPeer = (host, chain, names)
             stage = .lookingUpTLSA
+            if let early = earlyTLSA, early.host == host {
+                // Asked as the handshake began: use its answer, or let it finish this step when it comes.
+                if let lookup = early.lookup {
+                    earlyTLSA = nil
+                    tlsaArrived(lookup)
+                }
+                return
+            }
             server.configuration.tlsaResolver.tlsa(forHost: host) { [self] lookup in
                 lane.execute { [self] in tlsaArrived(lookup) }
             }

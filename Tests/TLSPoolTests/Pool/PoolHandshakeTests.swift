@@ -23,6 +23,34 @@ struct PoolHandshakeTests {
         #expect(pair.clientPool.registeredSessionCount == 1 && pair.serverPool.registeredSessionCount == 1)
     }
 
+    /// The client asks for the server host's TLSA as its handshake starts,
+    /// once: an answer that comes before the server's chain waits for it, one
+    /// that comes after finishes the step (the server side asks when the
+    /// client's chain is in); and a late refusal still refuses.
+    @Test func theClientsTLSALookupStartsWithTheHandshakeAndIsAskedOnce() throws {
+        let certs = try TestCertificates.get()
+        for delay in [0.0, 0.3] {
+            let slow = SlowTLSAResolver(try certs.secureResolver(), delay: delay)
+            let pair = try PoolPair(resolver: slow)
+            // The server asks its application for LOCALID on the ClientHello:
+            // the client's lookup began before its ClientHello was out.
+            let outcome = try pair.handshake(localIDHandler: { proposed, _ in
+                slow.note("LOCALID")
+                return .accept(localID: proposed)
+            })
+            #expect((try? outcome.client.get()) != nil && (try? outcome.server.get()) != nil, "delay \(delay)")
+            #expect(slow.asked == ["kdc.a.test": 1, "kdc.b.test": 1], "delay \(delay): \(slow.asked)")
+            #expect(slow.events == ["TLSA kdc.b.test", "LOCALID", "TLSA kdc.a.test"], "delay \(delay)")
+            pair.shutdown()
+        }
+        let bogus = SlowTLSAResolver(try certs.secureResolver(overriding: ["kdc.b.test": .bogus("signature expired")]), delay: 0.3)
+        let pair = try PoolPair(resolver: bogus)
+        defer { pair.shutdown() }
+        let outcome = try pair.handshake()
+        guard case .failure(let error) = outcome.client else { Issue.record("a late bogus TLSA answer was accepted"); return }
+        #expect(error.message.contains("bogus: signature expired"), "\(error.message)")
+    }
+
     @Test func exportersAgreeOnBothSides() throws {
         let pair = try PoolPair()
         defer { pair.shutdown() }
@@ -193,4 +221,30 @@ struct PoolHandshakeTests {
         #expect(pair.clientPool.waitUntilNoSessions(timeout: 5) && pair.serverPool.waitUntilNoSessions(timeout: 5))
     }
 }
+}
+
+/// Answers like `inner`, `delay` seconds later on another thread, and counts
+/// the hosts it was asked about.
+final class SlowTLSAResolver: TLSAResolver, @unchecked Sendable {
+    private let inner: StaticTLSAResolver
+    private let delay: Double
+    private let counts = Mutex<[String: Int]>([:])
+    private let log = Mutex<[String]>([])
+
+    init(_ inner: StaticTLSAResolver, delay: Double) {
+        self.inner = inner
+        self.delay = delay
+    }
+
+    var asked: [String: Int] { counts.withLock { $0 } }
+    /// Each question ("TLSA host") and each `note`, in order.
+    var events: [String] { log.withLock { $0 } }
+    func note(_ event: String) { log.withLock { $0.append(event) } }
+
+    func tlsa(forHost host: String, completion: @escaping @Sendable (TLSALookup) -> Void) {
+        counts.withLock { $0[host, default: 0] += 1 }
+        note("TLSA \(host)")
+        let answer = inner.tlsa(forHost: host)
+        DispatchQueue.global().asyncAfter(deadline: .now() + delay) { completion(answer) }
+    }
 }
