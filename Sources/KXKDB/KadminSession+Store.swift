@@ -130,10 +130,10 @@ extension KadminSession {
     /// read per peer already held, one store after another.
     private func peerCapRefusal(creating principal: Principal, maximum: Int) throws -> String? {
         let local = configuration.realm
-        let namedPeers = Set(try crossRealmNamesUnlocked().compactMap { $0.crossoverPeer(local: local) })
-        guard namedPeers.count >= maximum else { return nil }
-        return PeerRealmCap.refusal(creating: principal, local: local, existing: try managedKeySetsUnlocked().map(\.principal),
-                                    maximum: maximum)
+        let names = try crossRealmNamesUnlocked()
+        guard Set(names.compactMap { $0.crossoverPeer(local: local) }).count >= maximum else { return nil }
+        return PeerRealmCap.refusal(creating: principal, local: local,
+                                    existing: try managedKeySetsUnlocked(among: names).map(\.principal), maximum: maximum)
     }
 
     private func validate(_ keys: [RawKey], kvno: UInt32, for principal: Principal) throws {

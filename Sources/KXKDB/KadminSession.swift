@@ -227,8 +227,13 @@ public final class KadminSession {
     }
 
     func managedKeySetsUnlocked() throws -> [ManagedKeySet] {
+        try managedKeySetsUnlocked(among: crossRealmNamesUnlocked())
+    }
+
+    /// Those of `names` kxover manages (one entry read each).
+    func managedKeySetsUnlocked(among names: [Principal]) throws -> [ManagedKeySet] {
         var sets: [ManagedKeySet] = []
-        for principal in try crossRealmNamesUnlocked() {
+        for principal in names {
             if case .managed(let set) = try entry(principal) { sets.append(set) }
         }
         return sets.sorted { $0.principal.description < $1.principal.description }

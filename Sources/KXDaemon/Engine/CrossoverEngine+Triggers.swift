@@ -54,8 +54,8 @@ extension CrossoverEngine {
             }
         }
 
-        // Only a TGS-REQ can trigger; it is decoded once for both questions.
-        guard request.first == 0x6C, let peek = try? KDCRequestPeek(derEncoded: request) else { return forward() }
+        // Decoded once for both questions.
+        guard let peek = CrossoverTrigger.tgsRequestPeek(request) else { return forward() }
         if hostBasedTriggers, let asked = CrossoverTrigger.hostBasedRequest(of: peek, localRealms: localRealms) {
             // The DNS walk is a hold too, under the same caps; over them the request goes on untouched.
             guard case .success(let ticket) = holds.admit(exchange: "dns:\(asked.host)", address: client.address.addressBytes) else {

@@ -21,11 +21,13 @@ public enum CrossoverTrigger {
     /// therefore holds such a request *before* forwarding it until the KDB
     /// holds a usable key.
     public static func crossRealmTarget(of request: [UInt8], localRealms: Set<String>) -> Decision? {
-        crossRealmDecision(request, localRealms: localRealms)
+        tgsRequestPeek(request).flatMap { crossRealmTarget(of: $0, localRealms: localRealms) }
     }
 
-    /// `crossRealmTarget(of:localRealms:)` for a request already peeked
-    /// (the relay decodes each request once for every question it asks).
+    /// `crossRealmTarget(of:localRealms:)` for a request already peeked (the
+    /// relay decodes each request once for every question it asks). The one
+    /// guard chain both triggers share: a TGS-REQ to one of our realms for
+    /// `krbtgt/REMOTE`, REMOTE a valid realm that is not ours.
     public static func crossRealmTarget(of peek: KDCRequestPeek, localRealms: Set<String>) -> Decision? {
         guard peek.kind == .tgsRequest, localRealms.contains(peek.realm), let remote = peek.sname?.krbtgtRealm,
               remote != peek.realm, RealmName.isValid(remote), !localRealms.contains(remote) else { return nil }
@@ -41,14 +43,14 @@ public enum CrossoverTrigger {
                               hostBased: Bool = false) -> Decision? {
         guard reply.first == KRBError.applicationTag, let error = try? KRBError(derEncoded: reply),
               error.errorCode == KerberosErrorCode.serverPrincipalUnknown else { return nil }
-        return crossRealmDecision(request, localRealms: localRealms)
+        return crossRealmTarget(of: request, localRealms: localRealms)
     }
 
-    /// The one guard chain both triggers share: a TGS-REQ to one of our
-    /// realms for `krbtgt/REMOTE`, REMOTE a valid realm that is not ours.
-    private static func crossRealmDecision(_ request: [UInt8], localRealms: Set<String>) -> Decision? {
-        guard request.first == 0x6C, let peek = try? KDCRequestPeek(derEncoded: request) else { return nil }
-        return crossRealmTarget(of: peek, localRealms: localRealms)
+    /// The peek of `request` when it is a TGS-REQ that decodes, the only
+    /// kind of request that can trigger; nil otherwise.
+    public static func tgsRequestPeek(_ request: [UInt8]) -> KDCRequestPeek? {
+        guard request.first == 0x6C else { return nil }   // the TGS-REQ tag; the peek checks the rest
+        return try? KDCRequestPeek(derEncoded: request)
     }
 
     // MARK: - Host-based names (referrals)
@@ -71,8 +73,7 @@ public enum CrossoverTrigger {
     /// host looks like a DNS name with a dot. Only such a request makes
     /// krb5kdc ask the hostrealm module for the host's realm.
     public static func hostBasedRequest(of request: [UInt8], localRealms: Set<String>) -> HostBasedRequest? {
-        guard request.first == 0x6C, let peek = try? KDCRequestPeek(derEncoded: request) else { return nil }
-        return hostBasedRequest(of: peek, localRealms: localRealms)
+        tgsRequestPeek(request).flatMap { hostBasedRequest(of: $0, localRealms: localRealms) }
     }
 
     /// `hostBasedRequest(of:localRealms:)` for a request already peeked.

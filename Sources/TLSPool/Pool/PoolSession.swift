@@ -47,10 +47,11 @@ final class PoolSession: @unchecked Sendable {
     private var awaiting: (command: PIOCCommand, then: (ReceivedRecord) throws -> Void)?
     /// The peer chain checked so far, waiting for its TLSA records.
     private var checkedPeer: (host: String, chain: [[UInt8]], names: CertificateNames)?
-    /// Client role: the server host's TLSA lookup, started with the handshake
-    /// (remoteid names the host) so that its answer is usually in when the
-    /// server's chain is; `lookup` is nil until it arrives.
-    private var earlyTLSA: (host: String, lookup: TLSALookup?)?
+    /// The peer host's TLSA lookup: `answer` is nil until it arrives. The
+    /// client role starts it with the handshake (remoteid names the host), so
+    /// its answer is usually in when the server's chain is; the server role
+    /// when the client's chain names the host.
+    private var tlsaLookup: (host: String, answer: TLSALookup?)?
     @CancelledWhenReplaced private var socketWatch: Watch?
     @CancelledWhenReplaced private var deadlineTimer: Watch?
     private var linger: Linger?
@@ -189,22 +190,26 @@ final class PoolSession: @unchecked Sendable {
             throw PoolProblem(.connectionDriverSetup, "cannot set SNI \(host)")
         }
         try installCredentials(for: localID)
-        earlyTLSA = (host, nil)
-        server.configuration.tlsaResolver.tlsa(forHost: host) { [self] lookup in
-            lane.execute { [self] in earlyTLSAArrived(lookup, for: host) }
-        }
+        lookUpTLSA(host)
         handshakeStep()
     }
 
-    /// The early lookup's answer: used at once if the chain is already
-    /// waiting for it, else kept until the chain arrives.
-    private func earlyTLSAArrived(_ lookup: TLSALookup, for host: String) {
-        guard earlyTLSA?.host == host else { return }
+    private func lookUpTLSA(_ host: String) {
+        tlsaLookup = (host, nil)
+        server.configuration.tlsaResolver.tlsa(forHost: host) { [self] lookup in
+            lane.execute { [self] in tlsaAnswered(lookup, for: host) }
+        }
+    }
+
+    /// A lookup's answer: used at once if the chain is waiting for it, else
+    /// kept until the chain arrives.
+    private func tlsaAnswered(_ lookup: TLSALookup, for host: String) {
+        guard tlsaLookup?.host == host else { return }
         if stage == .lookingUpTLSA, checkedPeer?.host == host {
-            earlyTLSA = nil
+            tlsaLookup = nil
             tlsaArrived(lookup)
         } else {
-            earlyTLSA = (host, lookup)
+            tlsaLookup = (host, lookup)
         }
     }
 
@@ -347,16 +352,12 @@ final class PoolSession: @unchecked Sendable {
             }
             checkedPeer = (host, chain, names)
             stage = .lookingUpTLSA
-            if let early = earlyTLSA, early.host == host {
-                // Asked as the handshake began: use its answer, or let it finish this step when it comes.
-                if let lookup = early.lookup {
-                    earlyTLSA = nil
-                    tlsaArrived(lookup)
-                }
-                return
-            }
-            server.configuration.tlsaResolver.tlsa(forHost: host) { [self] lookup in
-                lane.execute { [self] in tlsaArrived(lookup) }
+            // A lookup for this host already out (the client's) answers now if
+            // it is in, else when it comes (`tlsaAnswered`).
+            guard let lookup = tlsaLookup, lookup.host == host else { return lookUpTLSA(host) }
+            if let answer = lookup.answer {
+                tlsaLookup = nil
+                tlsaArrived(answer)
             }
         } catch let problem as PoolProblem {
             refuseCertificate(problem)
