@@ -3,7 +3,7 @@ import KXEventLoop
 import KXOver
 import TLSPool
 
-/// Full mutual STARTTLS exchanges through two pools over loopback TCP, driven
+/// Full mutual STARTTLS exchanges through two pools over loopback TCP (or a socketpair), driven
 /// on one event loop: what tests and benchmarks need to run N handshakes.
 /// `clientSide` talks to the pool holding the client KDC's identity,
 /// `serverSide` to the one holding the server KDC's.
@@ -11,6 +11,10 @@ public final class LoopbackHandshakes {
     public let loop: EventLoop
     public let clientSide: TLSPoolClient
     public let serverSide: TLSPoolClient
+    /// What the two KDC sides' sockets are: loopback TCP (as in a crossover),
+    /// or an AF_UNIX socketpair (as in the TLS floor).
+    public enum Transport: Sendable { case loopbackTCP, socketPair }
+    public var transport: Transport = .loopbackTCP
 
     public struct Outcome {
         public let client: Result<TLSPoolSession, TLSPoolError>
@@ -50,10 +54,10 @@ public final class LoopbackHandshakes {
                        clientTranscript: clientExchange.transcript, serverTranscript: serverExchange.transcript)
     }
 
-    /// Both sides' STARTTLS over a fresh loopback TCP pair, started (the server first).
+    /// Both sides' STARTTLS over a fresh pair of connected sockets, started (the server first).
     private func startPair(client: StartTLSParameters, server: StartTLSParameters, localIDHandler: StartTLS.LocalIDHandler?,
                            clientDone: @escaping StartTLS.Completion, serverDone: @escaping StartTLS.Completion) throws -> (StartTLS, StartTLS) {
-        let tcp = try loopbackTCPPair()
+        let tcp = try transport == .loopbackTCP ? loopbackTCPPair() : socketPair()
         let clientExchange = StartTLS(client: clientSide, tcpSocket: tcp.client, parameters: client, completion: clientDone)
         let serverExchange = StartTLS(client: serverSide, tcpSocket: tcp.server, parameters: server,
                                       localIDHandler: localIDHandler, completion: serverDone)
@@ -70,14 +74,14 @@ public final class LoopbackHandshakes {
     /// both sides with the KXOVER label; returns each exchange's wall time.
     /// Fails on the first exchange that does not complete or whose keys differ.
     public func runMutualHandshakes(count: Int, clientID: String, serverID: String,
-                                    exportLength: Int = 64) throws -> [TimeInterval] {
+                                    exportLength: Int = 64, exportContext: [UInt8] = []) throws -> [TimeInterval] {
         var durations: [TimeInterval] = []
         for _ in 0..<count {
             let started = Date()
             let outcome = try handshake(client: .kxoverClient(localID: clientID, remoteID: serverID), server: .kxoverServer())
             let clientSession = try outcome.client.get(), serverSession = try outcome.server.get()
             defer { clientSession.close(); serverSession.close() }
-            let equal = try exportedKeysAgree(clientSession, serverSession, label: KeySchedule.exporterLabel, context: [], length: exportLength)
+            let equal = try exportedKeysAgree(clientSession, serverSession, label: KeySchedule.exporterLabel, context: exportContext, length: exportLength)
             guard equal else { throw TLSPoolError(code: EPROTO, message: "exported keys differ") }
             durations.append(Date().timeIntervalSince(started))
         }
@@ -89,7 +93,7 @@ public final class LoopbackHandshakes {
     /// time of all of them. Fails on the first that does not complete or
     /// whose keys differ, or when they take longer than `timeout` in all.
     public func runConcurrentHandshakes(count: Int, inFlight: Int, clientID: String, serverID: String,
-                                        exportLength: Int = 64, timeout: Double = 300) throws -> TimeInterval {
+                                        exportLength: Int = 64, exportContext: [UInt8] = [], timeout: Double = 300) throws -> TimeInterval {
         var launched = 0, completed = 0
         var failure: Error?
         var running: [Int: (StartTLS, StartTLS)] = [:]
@@ -116,8 +120,8 @@ public final class LoopbackHandshakes {
                         completed += 1
                         if launched < count && failure == nil { launch() }
                     }
-                    a.exportKey(label: KeySchedule.exporterLabel, context: [], length: exportLength) { first = $0; compared() }
-                    b.exportKey(label: KeySchedule.exporterLabel, context: [], length: exportLength) { second = $0; compared() }
+                    a.exportKey(label: KeySchedule.exporterLabel, context: exportContext, length: exportLength) { first = $0; compared() }
+                    b.exportKey(label: KeySchedule.exporterLabel, context: exportContext, length: exportLength) { second = $0; compared() }
                 } catch {
                     keepFirst(error)
                 }

@@ -323,25 +323,25 @@ final class PoolSession: @unchecked Sendable {
             guard !chain.isEmpty else {
                 throw PoolProblem(.stirredNotShaken, "the peer presented no certificate", alert: GNUTLS_A_CERTIFICATE_REQUIRED)
             }
-            let certificates = chain.compactMap(X509Certificate.init(der:))
-            guard certificates.count == chain.count, let leaf = certificates.first,
-                  let names = CertificateNames(der: chain[0]) else {
+            let expectedHost = role == .client ? HostName.domain(ofIdentity: remoteID) : nil
+            guard let facts = server.chainFacts.facts(of: chain, expectedHost: expectedHost) else {
                 throw PoolProblem(.stirredNotShaken, "unreadable peer certificate", alert: GNUTLS_A_BAD_CERTIFICATE)
             }
-            for (index, certificate) in certificates.enumerated() {
-                if let problem = certificate.validityProblem() {
+            let now = Date()
+            for (index, period) in facts.validity.enumerated() {
+                if let problem = period.problem(at: now) {
                     throw PoolProblem(.stirredNotShaken, (index == 0 ? "peer certificate " : "peer chain certificate \(index) ") + problem,
                                       alert: GNUTLS_A_CERTIFICATE_EXPIRED)
                 }
             }
+            let names = facts.names
             let host: String
-            switch role {
-            case .client:
-                host = HostName.domain(ofIdentity: remoteID)
-                guard leaf.names(host: host) else {
-                    throw PoolProblem(.stirredNotShaken, "the server certificate does not name \(host)", alert: GNUTLS_A_BAD_CERTIFICATE)
+            if let expectedHost {
+                guard facts.namesExpectedHost else {
+                    throw PoolProblem(.stirredNotShaken, "the server certificate does not name \(expectedHost)", alert: GNUTLS_A_BAD_CERTIFICATE)
                 }
-            case .server:
+                host = expectedHost
+            } else {
                 guard let certified = names.certifiedHost else {
                     throw PoolProblem(.stirredNotShaken, "the client certificate names no host (no SAN dNSName or CN)", alert: GNUTLS_A_BAD_CERTIFICATE)
                 }
@@ -388,7 +388,7 @@ final class PoolSession: @unchecked Sendable {
             return fail(PoolProblem(.stirredNotShaken, "\(error)"))
         }
         peerNames = names
-        ownNames = tls.ownCertificate().flatMap(CertificateNames.init(der:))
+        ownNames = tls.ownCertificate().flatMap { server.chainFacts.facts(of: [$0], expectedHost: nil)?.names }
         if role == .server { remoteID = host }   // the validated identity (fixes upstream quirk §2.5.1)
         attempt { try connectPlaintext() }
     }

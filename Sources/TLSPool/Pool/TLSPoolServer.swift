@@ -18,6 +18,7 @@ public final class TLSPoolServer: @unchecked Sendable {
     private var currentCredentials: CredentialStore
     private let credentialLock = NSLock()
     let dane: DANEVerifier
+    let chainFacts = ChainFactsMemory()
     let priority: TLSPriority
     let registry = SessionRegistry()
 

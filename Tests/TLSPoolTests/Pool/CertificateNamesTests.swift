@@ -8,11 +8,7 @@ import Testing
 /// principals, names for DANE; and that peer bytes never trap it.
 @Suite("TLS Pool certificate names")
 struct CertificateNamesTests {
-    func der(_ file: String) throws -> [UInt8] {
-        let pem = try String(contentsOfFile: try TestCertificates.get().path(file), encoding: .utf8)
-        let body = pem.split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
-        return try #require(Data(base64Encoded: body)).map { $0 }
-    }
+    func der(_ file: String) throws -> [UInt8] { try TestCertificates.get().der(file) }
 
     @Test func kdcCertificateNames() throws {
         let names = try #require(CertificateNames(der: try der("kdc-a.crt")))

@@ -88,6 +88,21 @@ struct PoolRefusalTests {
                     clientIdentities: [certs.identity("kdc-expired", host: "kdc.x.test")], refusingSide: \.server, reason: "expired at")
     }
 
+    @Test func anExpiredChainSeenBeforeIsRefusedAgain() throws {
+        let certs = try TestCertificates.get()
+        try withoutLeaks {
+            let pair = try PoolPair(server: [certs.identity("kdc-expired", host: "kdc.x.test")])
+            defer { pair.shutdown() }
+            for round in 1...2 {
+                let outcome = try pair.handshake(client: .kxoverClient(localID: "kdc.a.test", remoteID: "kdc.x.test"))
+                guard case .failure(let error) = outcome.client else { Issue.record("round \(round): expected a refusal"); return }
+                #expect(error.message.contains("expired at"), "round \(round): \(error.message)")
+                if case .success(let session) = outcome.server { session.close() }
+            }
+            #expect(pair.clientPool.chainFacts.count == 1, "the second round read the chain from memory")
+        }
+    }
+
     @Test func declinedLocalIdentity() throws {
         try refused(localIDHandler: { _, _ in .decline(code: TLSPoolErrorCode.stirredNotShaken.rawValue, message: "not served here") },
                     refusingSide: \.server, reason: "local identity declined: not served here")

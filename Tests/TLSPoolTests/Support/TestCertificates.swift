@@ -41,6 +41,14 @@ struct TestCertificates: Sendable {
 
     func path(_ file: String) -> String { dir + "/" + file }
 
+    /// The DER of a PEM file holding one certificate.
+    func der(_ file: String) throws -> [UInt8] {
+        let pem = try String(contentsOfFile: path(file), encoding: .utf8)
+        let body = pem.split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
+        guard let bytes = Data(base64Encoded: body) else { throw TestFailure("\(file) is not PEM") }
+        return Array(bytes)
+    }
+
     func identity(_ name: String, host: String, chain: Bool = false) -> TLSPoolConfiguration.Identity {
         .init(localID: host, certificateFile: path(chain ? "\(name)-chain.crt" : "\(name).crt"), keyFile: path("\(name).key"))
     }

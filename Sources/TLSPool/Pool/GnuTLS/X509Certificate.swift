@@ -20,18 +20,26 @@ final class X509Certificate {
 
     deinit { gnutls_x509_crt_deinit(handle) }
 
-    var activation: Date { Date(timeIntervalSince1970: TimeInterval(gnutls_x509_crt_get_activation_time(handle))) }
-    var expiration: Date { Date(timeIntervalSince1970: TimeInterval(gnutls_x509_crt_get_expiration_time(handle))) }
-
-    /// nil when valid at `now`, else why not.
-    func validityProblem(at now: Date = Date()) -> String? {
-        if now < activation { return "not valid before \(activation)" }
-        if now > expiration { return "expired at \(expiration)" }
-        return nil
+    var validity: ValidityPeriod {
+        ValidityPeriod(activation: Date(timeIntervalSince1970: TimeInterval(gnutls_x509_crt_get_activation_time(handle))),
+                       expiration: Date(timeIntervalSince1970: TimeInterval(gnutls_x509_crt_get_expiration_time(handle))))
     }
 
     /// True when the certificate names `host` (SAN dNSName, or CN without SANs).
     func names(host: String) -> Bool {
         gnutls_x509_crt_check_hostname2(handle, host, 0) != 0
+    }
+}
+
+/// A certificate's notBefore and notAfter.
+struct ValidityPeriod: Sendable, Equatable {
+    let activation: Date
+    let expiration: Date
+
+    /// nil when valid at `now`, else why not.
+    func problem(at now: Date = Date()) -> String? {
+        if now < activation { return "not valid before \(activation)" }
+        if now > expiration { return "expired at \(expiration)" }
+        return nil
     }
 }

@@ -7,11 +7,7 @@ import Testing
 /// fails at load, not in a handshake.
 @Suite("TLS Pool federation roots")
 struct FederationRootsTests {
-    func der(_ file: String) throws -> [UInt8] {
-        let pem = try String(contentsOfFile: try TestCertificates.get().path(file), encoding: .utf8)
-        let body = pem.split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
-        return try #require(Data(base64Encoded: body)).map { $0 }
-    }
+    func der(_ file: String) throws -> [UInt8] { try TestCertificates.get().der(file) }
 
     @Test func aChainToTheRootPassesAndASelfMadeCertificateDoesNot() throws {
         let certs = try TestCertificates.get()

@@ -36,3 +36,14 @@ public func loopbackTCPPair() throws -> (client: Int32, server: Int32) {
     _ = fcntl(server, F_SETFD, FD_CLOEXEC)
     return (client, server)
 }
+
+/// A connected AF_UNIX stream pair (close-on-exec both): the transport the
+/// TLS floor (Benchmarks/tls-floor) runs its handshakes over, so a
+/// benchmark can give the pool the same one and compare like with like.
+public func socketPair() throws -> (client: Int32, server: Int32) {
+    var fds: [Int32] = [-1, -1]
+    guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else {
+        throw TLSPoolTransportError.system("socketpair", errno)
+    }
+    return (fds[0], fds[1])
+}

@@ -1,0 +1,54 @@
+import Foundation
+
+/// What the pool reads out of a chain (the peer's, or its own certificate)
+/// for its own checks: each certificate's validity period, the leaf's
+/// names, and whether the leaf names the host a client asked for. They
+/// depend only on the chain's bytes (and that host); the time is compared
+/// on every handshake.
+struct ChainFacts: Sendable {
+    let validity: [ValidityPeriod]
+    let names: CertificateNames
+    /// Whether the leaf names the expected host (SAN dNSName, or CN without
+    /// SANs); true when no host was asked about.
+    let namesExpectedHost: Bool
+
+    /// nil when a certificate is unreadable.
+    init?(chain: [[UInt8]], expectedHost: String?) {
+        let certificates = chain.compactMap(X509Certificate.init(der:))
+        guard certificates.count == chain.count, let leaf = certificates.first,
+              let names = CertificateNames(der: chain[0]) else { return nil }
+        validity = certificates.map(\.validity)
+        self.names = names
+        namesExpectedHost = expectedHost.map(leaf.names(host:)) ?? true
+    }
+}
+
+/// Facts about the chains already seen, so a peer seen again (and the
+/// pool's own certificate) costs a lookup instead of GnuTLS parsing every
+/// certificate. Shared by the lanes (under a
+/// lock); bounded, emptied when full. Unreadable chains are not kept.
+final class ChainFactsMemory: @unchecked Sendable {
+    private let lock = NSLock()
+    private var kept: [Key: ChainFacts] = [:]
+    static let chainsKept = 256
+
+    private struct Key: Hashable {
+        let chain: [[UInt8]]
+        let expectedHost: String?
+    }
+
+    /// The facts of `chain`, checked against `expectedHost` when given; nil
+    /// when a certificate in it is unreadable.
+    func facts(of chain: [[UInt8]], expectedHost: String?) -> ChainFacts? {
+        let key = Key(chain: chain, expectedHost: expectedHost)
+        if let known = lock.withLock({ kept[key] }) { return known }
+        guard let facts = ChainFacts(chain: chain, expectedHost: expectedHost) else { return nil }
+        lock.withLock {
+            if kept.count >= Self.chainsKept { kept.removeAll() }
+            kept[key] = facts
+        }
+        return facts
+    }
+
+    var count: Int { lock.withLock { kept.count } }
+}
