@@ -76,3 +76,35 @@ print("  measurement                                   median ms   p99 ms   rati
 print("  in process: KadmKeyStore on the loop (base)   \(fmt(median(direct)).padding(toLength: 10, withPad: " ", startingAt: 0))  \(fmt(p99(direct)).padding(toLength: 7, withPad: " ", startingAt: 0))  1.0")
 print("  through the keeper: socketpair + checks       \(fmt(median(throughKeeper)).padding(toLength: 10, withPad: " ", startingAt: 0))  \(fmt(p99(throughKeeper)).padding(toLength: 7, withPad: " ", startingAt: 0))  \(String(format: "%.2f", median(throughKeeper) / median(direct)))")
 print("  keeper: \(String(format: "%+.3f", extra)) ms a store (target: at most +0.200)")
+
+// Scaling: a new principal's store with a thousand more peer realms held
+// than at the start, max_peer_realms set (as kxoverd always runs) but far:
+// the cap must not cost a pass over the KDB per new peer.
+var capped = KadminConfiguration(realm: realm, mode: .local, profileFiles: [arguments[2], arguments[3]])
+capped.maxPeerRealms = 100_000
+let cappedSession = try KadminSession(capped)
+var peerIndex = 0
+@MainActor func newPeerStores(_ n: Int) throws -> [Double] {
+    var samples: [Double] = []
+    for _ in 0..<n {
+        let (m, l) = material(UInt8(truncatingIfNeeded: peerIndex))
+        let principal = Principal.crossover(client: realm, service: "P\(peerIndex).SCALE.TEST")
+        let start = DispatchTime.now().uptimeNanoseconds
+        _ = try cappedSession.write(CrossoverKeyWrite(principal: principal, kvno: 31_280, material: m, layout: l, from: now,
+                                                      till: now.adding(seconds: 86_400)))
+        samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+        peerIndex += 1
+    }
+    return samples.sorted()
+}
+let peersBefore = try cappedSession.managedKeySets().count
+let few = try newPeerStores(100)
+_ = try newPeerStores(900)
+let many = try newPeerStores(100)
+print("new principals as the peer realms held grow (max_peer_realms \(capped.maxPeerRealms!), 100 writes each)")
+print("  measurement                                   median ms   p99 ms   ratio")
+func row(_ label: String, _ samples: [Double], _ ratio: String) {
+    print("  \(label.padding(toLength: 46, withPad: " ", startingAt: 0))\(fmt(median(samples)).padding(toLength: 10, withPad: " ", startingAt: 0))  \(fmt(p99(samples)).padding(toLength: 7, withPad: " ", startingAt: 0))  \(ratio)")
+}
+row("with \(peersBefore) peers held (base)", few, "1.0")
+row("with \(peersBefore + 1000) peers held", many, String(format: "%.2f   (goal: about 1)", median(many) / median(few)))

@@ -126,14 +126,25 @@ extension KadminSession {
     /// `max_peer_realms` for a new principal. The kxover-managed principals
     /// are among the KDB's cross-realm names, so while those names alone come
     /// to fewer peers than `maximum` the answer is no refusal, with no entry
-    /// read: reading every peer's entry made each new crossover cost a KDB
-    /// read per peer already held, one store after another.
+    /// read; and while the last listing, with what was created since, stays
+    /// well below `maximum` (`PeerCountBound`), not even the names are listed.
     private func peerCapRefusal(creating principal: Principal, maximum: Int) throws -> String? {
+        let now = monotonicSeconds()
+        if peerCount.admitsWithoutListing(maximum: maximum, now: now) {
+            peerCount.creating()
+            return nil
+        }
         let local = configuration.realm
         let names = try crossRealmNamesUnlocked()
-        guard Set(names.compactMap { $0.crossoverPeer(local: local) }).count >= maximum else { return nil }
-        return PeerRealmCap.refusal(creating: principal, local: local,
-                                    existing: try managedKeySetsUnlocked(among: names).map(\.principal), maximum: maximum)
+        let peers = Set(names.compactMap { $0.crossoverPeer(local: local) }).count
+        peerCount.listed(peers: peers, at: now)
+        if peers >= maximum, let refusal = PeerRealmCap.refusal(creating: principal, local: local,
+                                                                 existing: try managedKeySetsUnlocked(among: names).map(\.principal),
+                                                                 maximum: maximum) {
+            return refusal
+        }
+        peerCount.creating()
+        return nil
     }
 
     private func validate(_ keys: [RawKey], kvno: UInt32, for principal: Principal) throws {

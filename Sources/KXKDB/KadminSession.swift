@@ -21,6 +21,12 @@ public final class KadminSession {
     private let lockFile: String?
     /// Test-only fault injection between the steps of a key store.
     public var faults: KadminFaults?
+    /// What `max_peer_realms` knows without listing the KDB (under the library lock).
+    var peerCount = PeerCountBound()
+    /// How many times the KDB's krbtgt names were listed (tests).
+    private(set) var nameListings = 0
+    /// A monotonic clock in seconds (tests step it).
+    var monotonicSeconds: () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
     var api: kx_kadm5_api { library.api }
 
@@ -244,6 +250,7 @@ public final class KadminSession {
     func crossRealmNamesUnlocked() throws -> [Principal] {
         var names: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
         var count: Int32 = 0
+        nameListings += 1
         let pattern = strdup("krbtgt/*@*")
         defer { free(pattern) }
         try context.check(kadm5: api.get_principals(handle, pattern, &names, &count), "listing krbtgt principals")
