@@ -9,7 +9,7 @@
 /// second kxoverd on the same KDB) show only at the next listing, so the
 /// bound is trusted for `lifetime` seconds and only while it stays a tenth
 /// of the cap below it; otherwise the KDB is listed again. Pure: time in.
-public struct PeerCountBound: Sendable, Equatable {
+public struct PeerCountBound: Sendable {
     /// How long a listing is trusted (seconds).
     public static let lifetime = 2.0
 

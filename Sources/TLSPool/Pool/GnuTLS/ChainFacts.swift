@@ -25,12 +25,16 @@ struct ChainFacts: Sendable {
 
 /// Facts about the chains already seen, so a peer seen again (and the
 /// pool's own certificate) costs a lookup instead of GnuTLS parsing every
-/// certificate. Shared by the lanes (under a
-/// lock); bounded, emptied when full. Unreadable chains are not kept.
+/// certificate. Shared by the lanes (under a lock). Any peer can present
+/// any chain before DANE has judged it, so what is kept is bounded: at most
+/// `chainsKept` chains (emptied when full), none larger than
+/// `largestChainKept` bytes (a KDC's chain is one or two certificates, a
+/// few kilobytes). Unreadable chains are not kept.
 final class ChainFactsMemory: @unchecked Sendable {
     private let lock = NSLock()
     private var kept: [Key: ChainFacts] = [:]
     static let chainsKept = 256
+    static let largestChainKept = 8 * 1024
 
     private struct Key: Hashable {
         let chain: [[UInt8]]
@@ -43,6 +47,7 @@ final class ChainFactsMemory: @unchecked Sendable {
         let key = Key(chain: chain, expectedHost: expectedHost)
         if let known = lock.withLock({ kept[key] }) { return known }
         guard let facts = ChainFacts(chain: chain, expectedHost: expectedHost) else { return nil }
+        guard chain.reduce(0, { $0 + $1.count }) <= Self.largestChainKept else { return facts }
         lock.withLock {
             if kept.count >= Self.chainsKept { kept.removeAll() }
             kept[key] = facts

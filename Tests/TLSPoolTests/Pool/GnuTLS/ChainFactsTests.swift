@@ -42,6 +42,17 @@ struct ChainFactsTests {
         #expect(memory.count == 0)
     }
 
+    @Test func aLargeChainIsCheckedButNotKept() throws {
+        let memory = ChainFactsMemory()
+        let certificate = try der("kdc-a.crt")
+        let large = Array(repeating: certificate, count: ChainFactsMemory.largestChainKept / certificate.count + 1)
+        let facts = try #require(memory.facts(of: large, expectedHost: "kdc.a.test"))
+        #expect(facts.validity.count == large.count && facts.namesExpectedHost)
+        #expect(memory.count == 0, "\(large.count) certificates of \(certificate.count) bytes are over the limit")
+        _ = memory.facts(of: [certificate], expectedHost: "kdc.a.test")
+        #expect(memory.count == 1)
+    }
+
     @Test func memoryIsBounded() throws {
         let memory = ChainFactsMemory()
         let chain = [try der("kdc-a.crt")]
