@@ -117,6 +117,8 @@ final class TracingResolver: Resolver {
         case .tlsa: return DNSRecords.tlsa(rdata)?.description ?? "(malformed)"
         case .a: return DNSRecords.a(rdata) ?? "(malformed)"
         case .aaaa: return DNSRecords.aaaa(rdata) ?? "(malformed)"
+        case .dnskey:   // flags (2 bytes), protocol, algorithm, key
+            return rdata.count > 4 ? "DNSKEY flags \(Int(rdata[0]) << 8 | Int(rdata[1])), algorithm \(rdata[3])" : "(malformed)"
         }
     }
 }

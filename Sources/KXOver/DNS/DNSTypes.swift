@@ -1,7 +1,7 @@
 /// DNS as KXOVER sees it: record types, DNSSEC status and the resolver port.
 
 public enum DNSRecordType: Int32, Sendable, Hashable, CustomStringConvertible {
-    case a = 1, txt = 16, aaaa = 28, srv = 33, tlsa = 52
+    case a = 1, txt = 16, aaaa = 28, srv = 33, dnskey = 48, tlsa = 52
 
     public var description: String {
         switch self {
@@ -9,6 +9,7 @@ public enum DNSRecordType: Int32, Sendable, Hashable, CustomStringConvertible {
         case .txt: return "TXT"
         case .aaaa: return "AAAA"
         case .srv: return "SRV"
+        case .dnskey: return "DNSKEY"
         case .tlsa: return "TLSA"
         }
     }
