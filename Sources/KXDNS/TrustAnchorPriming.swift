@@ -14,6 +14,12 @@ public enum TrustAnchorPriming {
         /// Anything else, with the reason: every name below the zone fails.
         case notValidated(zone: String, reason: String)
 
+        /// True for `.validated`: logged as information, anything else as a warning.
+        public var validated: Bool {
+            if case .validated = self { return true }
+            return false
+        }
+
         /// One log line: the outcome and, when it failed, what it means.
         public var logLine: String {
             switch self {
@@ -47,7 +53,8 @@ public enum TrustAnchorPriming {
 
     /// Asks `resolver` for each zone's DNSKEY, all at once; `report` gets one
     /// outcome per zone, on the resolver's loop. `clock` is in seconds.
-    public static func prime(_ zones: [String], resolver: Resolver, clock: @escaping () -> Double,
+    public static func prime(_ zones: [String], resolver: Resolver,
+                             clock: @escaping () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 },
                              report: @escaping (Outcome) -> Void) {
         for zone in zones {
             let started = clock()

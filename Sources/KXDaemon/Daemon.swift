@@ -56,9 +56,8 @@ public final class Daemon {
         resolver = try UnboundResolver(configuration: configuration.resolver, loop: loop)
         // The validator's first step for every name, taken now rather than in
         // a user's first crossover; an anchor that does not validate is told now.
-        TrustAnchorPriming.prime(TrustAnchorPriming.zones(of: configuration.resolver), resolver: resolver,
-                                 clock: { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }) { [logger] outcome in
-            if case .validated = outcome { logger.info("\(outcome.logLine)") } else { logger.warning("\(outcome.logLine)") }
+        TrustAnchorPriming.prime(TrustAnchorPriming.zones(of: configuration.resolver), resolver: resolver) { [logger] outcome in
+            logger.log(level: outcome.validated ? .info : .warning, "\(outcome.logLine)")
         }
 
         // Secure SRV, address and TLSA answers, kept no longer than libunbound

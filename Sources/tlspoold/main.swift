@@ -32,8 +32,14 @@ if options.usesDNSSEC {
     do {
         // The resolver runs on a loop thread of its own; pool sessions get its answers by completion, bounded.
         let timeout = options.resolver.queryTimeout + 1
+        let anchorZones = TrustAnchorPriming.zones(of: options.resolver)
         let dnssec = try ResolverThread.start(configuration: options.resolver, name: "tlsa-resolver") { resolver, executor in
-            LoopTLSAResolver(resolver: resolver, executor: executor, timeout: timeout)
+            // As kxoverd: the validator's first step now, and a word if the anchor does not validate.
+            TrustAnchorPriming.prime(anchorZones, resolver: resolver) { outcome in
+                if outcome.validated { print("tlspoold: \(outcome.logLine)") }
+                else { FileHandle.standardError.write(Data("tlspoold: warning: \(outcome.logLine)\n".utf8)) }
+            }
+            return LoopTLSAResolver(resolver: resolver, executor: executor, timeout: timeout)
         }
         tlsaResolver = PinnedThenDNSSEC(pinned: options.tlsa, dnssec: dnssec)
     } catch {
