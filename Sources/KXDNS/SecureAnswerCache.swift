@@ -63,7 +63,7 @@ public final class SecureAnswerCache: Resolver {
 
     /// `now` is a monotonic clock in seconds (tests pass their own).
     public init(upstream: Resolver, loop: EventLoop, rule: Rule, capacity: Int = 1024,
-                now: @escaping () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }) {
+                now: @escaping () -> Double = MonotonicClock.seconds) {
         self.upstream = upstream
         self.loop = loop
         self.rule = rule

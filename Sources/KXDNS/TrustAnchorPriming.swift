@@ -1,4 +1,5 @@
 import Foundation
+import KXEventLoop
 import KXOver
 
 /// At start, one DNSKEY question for the zone of each trust anchor: the
@@ -54,7 +55,7 @@ public enum TrustAnchorPriming {
     /// Asks `resolver` for each zone's DNSKEY, all at once; `report` gets one
     /// outcome per zone, on the resolver's loop. `clock` is in seconds.
     public static func prime(_ zones: [String], resolver: Resolver,
-                             clock: @escaping () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 },
+                             clock: @escaping () -> Double = MonotonicClock.seconds,
                              report: @escaping (Outcome) -> Void) {
         for zone in zones {
             let started = clock()

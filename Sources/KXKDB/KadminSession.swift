@@ -1,5 +1,6 @@
 import CKerberos
 import Foundation
+import KXEventLoop
 import KXOver
 
 /// One open kadm5 handle for one realm. Every call blocks (disk or RPC), so a
@@ -26,7 +27,7 @@ public final class KadminSession {
     /// How many times the KDB's krbtgt names were listed (tests).
     private(set) var nameListings = 0
     /// A monotonic clock in seconds (tests step it).
-    var monotonicSeconds: () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+    var monotonicSeconds: () -> Double = MonotonicClock.seconds
 
     var api: kx_kadm5_api { library.api }
 

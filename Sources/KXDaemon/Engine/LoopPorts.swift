@@ -31,5 +31,5 @@ public final class LoopPorts: Clock, RandomSource, Timers {
         loop.schedule(after: seconds, body)
     }
 
-    public var uptime: Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+    public var uptime: Double { MonotonicClock.seconds() }
 }

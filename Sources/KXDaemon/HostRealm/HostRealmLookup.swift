@@ -1,4 +1,5 @@
 import Foundation
+import KXEventLoop
 import KXOver
 
 /// Hosts' realms for the crossover engine and the hostrealm socket, through
@@ -34,7 +35,7 @@ public final class HostRealmLookup {
     /// `now` is a monotonic clock in seconds (tests pass their own).
     public init(lookups: KXOverLookups, policy: HostRealmCache.Policy = .init(), maxInFlight: Int = defaultMaxInFlight,
                 maxPrefetches: Int = defaultMaxPrefetches,
-                now: @escaping () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }) {
+                now: @escaping () -> Double = MonotonicClock.seconds) {
         self.lookups = lookups
         cache = HostRealmCache(policy: policy)
         self.maxInFlight = max(maxInFlight, 1)
